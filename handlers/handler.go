@@ -1,0 +1,93 @@
+// Package handlers defines what a handler plugin is: at the heart of
+// ucwabot is one simple interface, Handler, which the engine calls for every
+// rule action that matches an event.
+package handlers
+
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+)
+
+// Handler reacts to one event for one rule action.
+//
+// Handle may be called concurrently for events of different conversations;
+// calls for one conversation never overlap and arrive in event order. The
+// engine cancels ctx when the handler's timeout passes or the bot shuts
+// down; a handler should return promptly then. A returned error is logged
+// with account, conversation, rule and handler, counted, and the engine goes
+// on with the next action.
+type Handler interface {
+	Handle(ctx context.Context, req *Request) error
+}
+
+// HandlerFunc adapts an ordinary function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) error
+
+// Handle calls f(ctx, req).
+func (f HandlerFunc) Handle(ctx context.Context, req *Request) error { return f(ctx, req) }
+
+// Request is what a handler gets for one event and one rule action.
+type Request struct {
+	// Event is the event being handled. Handlers must not modify it.
+	Event *event.Event
+	// State is the conversation's state; changes are written back when all
+	// the event's handlers have run.
+	State *event.State
+	// Rule is the rule whose action called the handler.
+	Rule Rule
+	// Log is scoped to account, conversation, rule and handler.
+	Log logrus.FieldLogger
+	// Reply acts in the event's conversation and on the bot account.
+	Reply Responder
+}
+
+// Rule identifies the rule action that called a handler.
+type Rule struct {
+	// Name of the rule.
+	Name string
+	// Handler is the plugin name the action names.
+	Handler string
+	// Index is the action's position in the rule's `do` list.
+	Index int
+	// File and Line locate the action in the rules files.
+	File string
+	Line int
+}
+
+// Responder acts for the bot. Its methods act in the event's conversation
+// unless they name another one. Texts are sent as given: a user's text is
+// never interpreted as a template. All methods may be called concurrently.
+type Responder interface {
+	// Say sends text/plain to the conversation.
+	Say(ctx context.Context, text string) error
+	// SayHTML sends text/html to the conversation (plain text where the
+	// conversation did not negotiate HTML).
+	SayHTML(ctx context.Context, html string) error
+	// Typing shows the bot as typing for a few seconds.
+	Typing(ctx context.Context) error
+	// Leave makes the bot leave the conversation.
+	Leave(ctx context.Context) error
+	// Accept accepts the pending invitation of an invitation.received event.
+	Accept(ctx context.Context) error
+	// Decline declines the pending invitation of an invitation.received event.
+	Decline(ctx context.Context) error
+	// StartConversation opens a new IM conversation with the SIP URI to and
+	// sends text as its first message.
+	StartConversation(ctx context.Context, to, subject, text string) error
+	// Invite adds the SIP URI to to the event's conversation.
+	Invite(ctx context.Context, to string) error
+	// Subscribe subscribes the bot to the SIP URI's presence; changes arrive
+	// as presence.changed events.
+	Subscribe(ctx context.Context, uri string) error
+	// Presence returns the last known presence of a subscribed contact.
+	Presence(uri string) (event.Presence, bool)
+}
+
+// Cleaner is implemented by handlers that hold resources. The rule set that
+// built a handler calls Cleanup once when it is replaced or the bot stops.
+type Cleaner interface {
+	Cleanup() error
+}

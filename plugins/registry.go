@@ -1,0 +1,156 @@
+// Package plugins is the registry of handler plugins: rules name a plugin
+// and give it parameters; the registry builds a handlers.Handler from them
+// when the rules load.
+//
+// Plugins register themselves from init():
+//
+//	func init() {
+//		plugins.Register("shout", plugins.Define(func(c Config) (handlers.Handler, error) { ... }))
+//	}
+package plugins
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ucwabot/ucwabot/handlers"
+)
+
+// Plugin builds handlers from a rule action's parameters.
+type Plugin interface {
+	// Build decodes params (nil when the action gives none) and returns a
+	// ready handler, or an error saying which parameter is wrong. It runs
+	// when the rules load, never at event time.
+	Build(params *yaml.Node) (handlers.Handler, error)
+}
+
+// Validator is implemented by plugin configs that check themselves after
+// decoding.
+type Validator interface {
+	Validate() error
+}
+
+// Define returns a Plugin whose parameters are decoded strictly (unknown
+// keys are an error) into a C, validated when C implements Validator, and
+// passed to build.
+func Define[C any](build func(C) (handlers.Handler, error)) Plugin {
+	return definedPlugin[C](build)
+}
+
+type definedPlugin[C any] func(C) (handlers.Handler, error)
+
+func (p definedPlugin[C]) Build(params *yaml.Node) (handlers.Handler, error) {
+	var cfg C
+	if err := DecodeStrict(params, &cfg); err != nil {
+		return nil, err
+	}
+	if v, ok := any(&cfg).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return p(cfg)
+}
+
+// DecodeStrict decodes a YAML node into v, rejecting keys v does not have.
+// yaml.v3's Node.Decode does not honour KnownFields, so the node is
+// re-encoded and decoded through a Decoder.
+func DecodeStrict(node *yaml.Node, v any) error {
+	if node == nil || node.Kind == 0 {
+		return nil
+	}
+	b, err := yaml.Marshal(node)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return cleanYAMLError(err, node.Line)
+	}
+	return nil
+}
+
+// cleanYAMLError rewrites line numbers of the re-encoded document, which
+// start at 1, into lines of the original file.
+func cleanYAMLError(err error, base int) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || base <= 1 {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		var line int
+		var rest string
+		if n, _ := fmt.Sscanf(m, "line %d:", &line); n == 1 {
+			rest = m[strings.Index(m, ":")+1:]
+			m = fmt.Sprintf("line %d:%s", line+base-1, rest)
+		}
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// Registry maps plugin names to plugins. The zero value is not usable; use
+// NewRegistry. A Registry is safe for concurrent use.
+type Registry struct {
+	mu      sync.RWMutex
+	plugins map[string]Plugin
+}
+
+// NewRegistry returns an empty registry. Tests build their own; the bot
+// uses Default.
+func NewRegistry() *Registry { return &Registry{plugins: map[string]Plugin{}} }
+
+// Default is the registry that Register fills and the bot uses.
+var Default = NewRegistry()
+
+// Register adds p under name to the Default registry. It is meant to be
+// called from init() and panics on an empty or duplicate name.
+func Register(name string, p Plugin) { Default.Register(name, p) }
+
+// Register adds p under name; it panics on an empty or duplicate name or a
+// nil plugin, since both are programming errors found at start-up.
+func (r *Registry) Register(name string, p Plugin) {
+	if name == "" {
+		panic("plugins: Register with an empty name")
+	}
+	if p == nil {
+		panic(fmt.Sprintf("plugins: Register %q with a nil plugin", name))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.plugins[name]; dup {
+		panic(fmt.Sprintf("plugins: %q registered twice", name))
+	}
+	r.plugins[name] = p
+}
+
+// Lookup returns the plugin registered under name, or an error that names
+// the known plugins.
+func (r *Registry) Lookup(name string) (Plugin, error) {
+	r.mu.RLock()
+	p, ok := r.plugins[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown plugin %q (known: %s)", name, strings.Join(r.Names(), ", "))
+	}
+	return p, nil
+}
+
+// Names returns the registered names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.plugins))
+	for n := range r.plugins {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
