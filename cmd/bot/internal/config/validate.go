@@ -1,0 +1,161 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Validate checks every setting and returns all problems joined, each a
+// *FieldError naming its key (and, for a loaded file, its position).
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fieldErr(key, format, args...))
+	}
+
+	if len(c.Accounts) == 0 {
+		add("accounts", "at least one account is required")
+	}
+	seen := map[string]int{}
+	for i, a := range c.Accounts {
+		key := fmt.Sprintf("accounts[%d]", i)
+		addr := strings.ToLower(strings.TrimPrefix(a.Address, "sip:"))
+		switch {
+		case a.Address == "":
+			add(key+".address", "is required")
+		case !validAddress(addr):
+			add(key+".address", "%q is not a sign-in address such as bot@example.com", a.Address)
+		default:
+			if j, dup := seen[addr]; dup {
+				add(key+".address", "%q is already accounts[%d]", a.Address, j)
+			}
+			seen[addr] = i
+		}
+		if a.DiscoveryURL != "" {
+			if u, err := url.Parse(a.DiscoveryURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				add(key+".discovery_url", "%q is not an http or https URL", a.DiscoveryURL)
+			}
+		}
+		switch {
+		case a.PasswordEnv == "" && a.PasswordFile == "":
+			add(key, "set password_env or password_file")
+		case a.PasswordEnv != "" && a.PasswordFile != "":
+			add(key+".password_file", "set password_env or password_file, not both")
+		}
+		for j, s := range a.Subscribe {
+			if !validAddress(strings.ToLower(strings.TrimPrefix(s, "sip:"))) {
+				add(fmt.Sprintf("%s.subscribe[%d]", key, j), "%q is not a SIP URI such as sip:alice@example.com", s)
+			}
+		}
+	}
+
+	if len(c.Rules) == 0 {
+		add("rules", "at least one rules file or directory is required")
+	}
+	for i, r := range c.Rules {
+		if strings.TrimSpace(r) == "" {
+			add(fmt.Sprintf("rules[%d]", i), "is empty")
+		}
+	}
+
+	if c.Store.URL != "" {
+		if u, err := url.Parse(c.Store.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			add("store.url", "is not a Redis URL (redis://host:6379/0, rediss://... or unix://...)")
+		}
+	} else if c.Store.Path == "" {
+		add("store.path", "is required when store.url is empty")
+	}
+
+	if err := c.validateListen(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Admin.TokenEnv != "" && c.Admin.TokenFile != "" {
+		add("admin.token_file", "set admin.token_env or admin.token_file, not both")
+	}
+
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		add("log.format", "%q is not json or text", c.Log.Format)
+	}
+	if _, err := logrus.ParseLevel(c.Log.Level); err != nil || c.Log.Level == "panic" || c.Log.Level == "fatal" {
+		add("log.level", "%q is not trace, debug, info, warn or error", c.Log.Level)
+	}
+
+	e := c.Engine
+	if e.Workers < 1 || e.Workers > 1024 {
+		add("engine.workers", "%d is outside 1..1024", e.Workers)
+	}
+	if e.QueueSize < 1 {
+		add("engine.queue_size", "%d is not positive", e.QueueSize)
+	}
+	positive := map[string]time.Duration{
+		"engine.handler_timeout": e.HandlerTimeout,
+		"engine.drain_timeout":   e.DrainTimeout,
+		"engine.backoff.initial": e.Backoff.Initial,
+	}
+	for _, k := range []string{"engine.handler_timeout", "engine.drain_timeout", "engine.backoff.initial"} {
+		if positive[k] <= 0 {
+			add(k, "%s is not positive", positive[k])
+		}
+	}
+	if e.LeaseTTL < 3*time.Second {
+		add("engine.lease_ttl", "%s is under 3s", e.LeaseTTL)
+	}
+	if e.Backoff.Max < e.Backoff.Initial {
+		add("engine.backoff.max", "%s is below engine.backoff.initial (%s)", e.Backoff.Max, e.Backoff.Initial)
+	}
+	if e.Backoff.Multiplier < 1 {
+		add("engine.backoff.multiplier", "%g is below 1", e.Backoff.Multiplier)
+	}
+	if e.Backoff.Jitter < 0 || e.Backoff.Jitter >= 1 {
+		add("engine.backoff.jitter", "%g is outside [0, 1)", e.Backoff.Jitter)
+	}
+
+	k := c.KeepAlive
+	// PROTOCOL.md 5.2: without reportMyActivity for 4 minutes the bot turns Away.
+	if k.ActivityInterval <= 0 || k.ActivityInterval >= 4*time.Minute {
+		add("keepalive.activity_interval", "%s must be above 0 and under 4m", k.ActivityInterval)
+	}
+	// PROTOCOL.md 7.1: a presence subscription lives 10 to 30 minutes.
+	if k.SubscriptionDuration < 10*time.Minute || k.SubscriptionDuration > 30*time.Minute {
+		add("keepalive.subscription_duration", "%s is outside 10m..30m", k.SubscriptionDuration)
+	}
+	// PROTOCOL.md 6.1: the P-GET timeout is 180 to 1800 seconds.
+	if k.PollTimeout < 180*time.Second || k.PollTimeout > 1800*time.Second {
+		add("keepalive.poll_timeout", "%s is outside 3m..30m", k.PollTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateListen() error {
+	host, port, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil || port == "" {
+		return fieldErr("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+	if !IsLoopback(host) && c.Admin.TokenEnv == "" && c.Admin.TokenFile == "" {
+		return fieldErr("http.listen", "%q is not a loopback address: set admin.token_env or admin.token_file so that admin calls need a token", c.HTTP.Listen)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (from host:port) only accepts
+// connections from this machine. An empty host listens everywhere.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validAddress(s string) bool {
+	user, domain, ok := strings.Cut(s, "@")
+	return ok && user != "" && domain != "" && !strings.ContainsAny(s, " \t/<>") && !strings.Contains(domain, "@")
+}
