@@ -154,3 +154,22 @@ func (r *Registry) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Build looks the plugin up and builds a handler from its parameters. Its
+// signature is the rules package's Builder, so a rule set loads with
+// `rules.Options{Build: registry.Build}` and every unknown plugin or bad
+// parameter is an error at load time, positioned at the rule's step.
+func (r *Registry) Build(name string, params *yaml.Node) (any, error) {
+	p, err := r.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	h, err := p.Build(params)
+	if err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("plugin %q built no handler", name)
+	}
+	return h, nil
+}
