@@ -1,0 +1,128 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every script that writes first compares the caller's fence (ARGV[1])
+// with the account's fencing token (KEYS[1]) and returns -1, writing
+// nothing, when the caller's is older.
+const fenceCheck = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) < cur then return -1 end
+`
+
+// applyState is shared by completeScript: it sets nset field/value pairs
+// starting at ARGV[i], deletes the remaining fields, then refreshes the
+// state TTL and the conversation's last write time, or forgets the
+// conversation when no field is left.
+const applyState = `
+local function applyState(stateKey, convsKey, conv, ttl, now, i)
+  local nset = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, nset do
+    redis.call('HSET', stateKey, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
+  while i <= #ARGV do
+    redis.call('HDEL', stateKey, ARGV[i])
+    i = i + 1
+  end
+  if redis.call('EXISTS', stateKey) == 1 then
+    if tonumber(ttl) > 0 then redis.call('PEXPIRE', stateKey, ttl) end
+    redis.call('ZADD', convsKey, now, conv)
+  else
+    redis.call('ZREM', convsKey, conv)
+  end
+end
+`
+
+// appendScript: KEYS fence, inbox, queued, done:<event>...;
+// ARGV fence, group, then eventID, conversation, payload per entry.
+// Returns the new stream IDs, "" for each skipped entry.
+var appendScript = redis.NewScript(fenceCheck + `
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('XGROUP', 'CREATE', KEYS[2], ARGV[2], '0', 'MKSTREAM')
+end
+local ids = {}
+local n = (#ARGV - 2) / 3
+for i = 1, n do
+  local eid, conv, payload = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local id = ''
+  if eid == '' or (redis.call('EXISTS', KEYS[3 + i]) == 0 and redis.call('HEXISTS', KEYS[3], eid) == 0) then
+    id = redis.call('XADD', KEYS[2], '*', 'e', eid, 'c', conv, 'p', payload)
+    if eid ~= '' then redis.call('HSET', KEYS[3], eid, id) end
+  end
+  ids[i] = id
+end
+return ids
+`)
+
+// completeScript: KEYS fence, inbox, queued, done, state, convs;
+// ARGV fence, group, entryID, eventID, doneTTL ms, stateTTL ms, now ms,
+// conversation, nset, set pairs..., deleted fields...
+// Returns 1, 0 when the event was already done, -1 when fenced.
+var completeScript = redis.NewScript(fenceCheck + applyState + `
+if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+if ARGV[3] ~= '' then
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('XDEL', KEYS[2], ARGV[3])
+end
+if ARGV[4] ~= '' then
+  redis.call('HDEL', KEYS[3], ARGV[4])
+  redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])
+end
+if ARGV[8] ~= '' then
+  applyState(KEYS[5], KEYS[6], ARGV[8], ARGV[6], ARGV[7], 9)
+end
+return 1
+`)
+
+// expiredScript: KEYS convs; ARGV cutoff ms, state key prefix.
+// Removes and returns the conversations last written at or before cutoff.
+var expiredScript = redis.NewScript(`
+local convs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, c in ipairs(convs) do
+  redis.call('ZREM', KEYS[1], c)
+  redis.call('DEL', ARGV[2] .. c)
+end
+return convs
+`)
+
+// saveSessionScript: KEYS fence, session; ARGV fence, JSON.
+var saveSessionScript = redis.NewScript(fenceCheck + `
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+`)
+
+// acquireScript: KEYS fence, lease; ARGV owner, ttl ms.
+// Returns {token, 1} for a new lease, {token, 0} for a renewal by the same
+// owner, {-1, pttl, value} when another owner holds it.
+var acquireScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[2])
+if v then
+  local sep = string.find(v, ':', 1, true)
+  if string.sub(v, sep + 1) ~= ARGV[1] then
+    return {-1, redis.call('PTTL', KEYS[2]), v}
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return {tonumber(string.sub(v, 1, sep - 1)), 0}
+end
+local tok = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], tok .. ':' .. ARGV[1], 'PX', ARGV[2])
+return {tok, 1}
+`)
+
+// renewScript: KEYS lease; ARGV value, ttl ms. Returns 1 when renewed.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// releaseScript: KEYS lease; ARGV value. Returns 1 when released.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)

@@ -1,0 +1,86 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ucwabot/ucwabot/store"
+)
+
+func testMarks(t *testing.T, newStore NewStore) {
+	s, ctx, acct := newStore(t), ctxFor(t), account()
+	mark := func(key string, ttl time.Duration, want bool) {
+		t.Helper()
+		got, err := s.Mark(ctx, acct, key, ttl)
+		must(t, err, "mark "+key)
+		if got != want {
+			t.Fatalf("mark %s = %v, want %v", key, got, want)
+		}
+	}
+	mark("cooldown", 150*time.Millisecond, true)
+	mark("cooldown", 150*time.Millisecond, false)
+	mark("sent:op1", time.Hour, true)
+	must(t, s.Unmark(ctx, acct, "sent:op1"), "unmark")
+	must(t, s.Unmark(ctx, acct, "never-set"), "unmark of an unset mark")
+	mark("sent:op1", time.Hour, true)
+	time.Sleep(300 * time.Millisecond)
+	mark("cooldown", 150*time.Millisecond, true)
+	mark("sent:op1", time.Hour, false)
+}
+
+func testSessions(t *testing.T, newStore NewStore) {
+	s, ctx, acct := newStore(t), ctxFor(t), account()
+	if _, err := s.LoadSession(ctx, acct); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("load of a missing session = %v, want ErrNotFound", err)
+	}
+	want := store.Session{
+		ApplicationURL: "/ucwa/oauth/v1/applications/101",
+		EventsURL:      "/ucwa/oauth/v1/applications/101/events?ack=7",
+		EndpointID:     "7c3e2a",
+		Updated:        time.Date(2026, 11, 24, 10, 0, 0, 123456789, time.UTC),
+	}
+	must(t, s.SaveSession(ctx, acct, 0, want), "save")
+	got, err := s.LoadSession(ctx, acct)
+	must(t, err, "load")
+	if got.ApplicationURL != want.ApplicationURL || got.EventsURL != want.EventsURL ||
+		got.EndpointID != want.EndpointID || !got.Updated.Equal(want.Updated) {
+		t.Fatalf("session = %+v, want %+v", got, want)
+	}
+	want.EventsURL = "/ucwa/oauth/v1/applications/101/events?ack=8"
+	must(t, s.SaveSession(ctx, acct, 0, want), "save again")
+	got, err = s.LoadSession(ctx, acct)
+	must(t, err, "load")
+	if got.EventsURL != want.EventsURL {
+		t.Fatalf("events url = %q, want %q", got.EventsURL, want.EventsURL)
+	}
+}
+
+// secretName matches keys that would hold a credential.
+var secretName = regexp.MustCompile(`(?i)token|password|passwd|secret|auth|cookie|credential|bearer`)
+
+func testSessionNoSecret(t *testing.T, newStore NewStore) {
+	b, err := json.Marshal(store.Session{ApplicationURL: "a", EventsURL: "e", EndpointID: "x", Updated: time.Now()})
+	must(t, err, "marshal")
+	var m map[string]any
+	must(t, json.Unmarshal(b, &m), "unmarshal")
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+		if secretName.MatchString(k) {
+			t.Errorf("session record has a secret-like field %q", k)
+		}
+	}
+	slices.Sort(keys)
+	if want := []string{"applicationUrl", "endpointId", "eventsUrl", "updated"}; !slices.Equal(keys, want) {
+		t.Fatalf("session JSON keys = %v, want %v (review new fields for secrets)", keys, want)
+	}
+}
+
+func testPing(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	must(t, s.Ping(ctxFor(t)), "ping")
+}
