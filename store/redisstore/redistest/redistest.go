@@ -1,0 +1,155 @@
+// Package redistest runs a private redis-server for tests that must stop
+// and restart Redis (outages) or measure its memory without other users.
+//
+//	srv := redistest.NewServer(t) // on a free 127.0.0.1 port, stopped when t ends
+//	s, _ := redisstore.Open(ctx, srv.URL(), opts)
+//	srv.Stop()  // Redis is down: calls fail
+//	srv.Start() // back on the same port with the same data
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one redis-server process the test owns.
+type Server struct {
+	t    testing.TB
+	port int
+	dir  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exits
+}
+
+// NewServer starts redis-server on a free 127.0.0.1 port with persistence
+// off (--save "" --appendonly no) and stops it when t ends. It fails the
+// test when redis-server is not on PATH.
+func NewServer(t testing.TB) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redistest: redis-server not found on PATH (install redis-server, e.g. apt-get install redis-server): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: find a free port: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	s := &Server{t: t, port: port, dir: t.TempDir()}
+	s.Start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+// Addr returns host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL returns the redis:// URL of database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Start starts the server (again) on its port, loading the data the last
+// Stop saved, and waits until it answers PING.
+func (s *Server) Start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.t.Fatalf("redistest: start: server on %s is already running", s.Addr())
+	}
+	logf, err := os.OpenFile(filepath.Join(s.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
+	cmd := exec.Command("redis-server",
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+		"--save", "", "--appendonly", "no",
+		"--dir", s.dir, "--dbfilename", "dump.rdb",
+		"--protected-mode", "yes", "--daemonize", "no")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		s.t.Fatalf("redistest: start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+	if err := s.waitReady(done); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		s.t.Fatalf("redistest: redis-server on %s: %v\n%s", s.Addr(), err, log)
+	}
+}
+
+func (s *Server) waitReady(exited <-chan struct{}) error {
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer rdb.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return errors.New("exited before answering")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer to PING within 10s: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop shuts the server down as an operator would (SHUTDOWN SAVE: the data
+// is written to the test's directory) and waits for the process to exit.
+// Until Start, every call to it fails.
+func (s *Server) Stop() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("redistest: stop: server on %s is not running", s.Addr())
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	_ = rdb.ShutdownSave(context.Background()).Err() // the connection closes: an error is expected
+	_ = rdb.Close()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		s.t.Fatalf("redistest: redis-server on %s did not shut down within 10s", s.Addr())
+	}
+	s.cmd, s.done = nil, nil
+}
+
+// kill ends the process if it still runs (test cleanup).
+func (s *Server) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd, s.done = nil, nil
+}
