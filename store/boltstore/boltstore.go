@@ -23,7 +23,7 @@ import (
 const (
 	DefaultStateTTL      = 24 * time.Hour
 	DefaultDoneTTL       = 24 * time.Hour
-	DefaultBatchDelay    = 5 * time.Millisecond
+	DefaultBatchDelay    = time.Millisecond
 	DefaultSweepInterval = time.Minute
 	DefaultLockTimeout   = 2 * time.Second
 )
