@@ -1,8 +1,6 @@
 package boltstore_test
 
 import (
-	"context"
-	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -70,18 +68,5 @@ func TestStore_state_survives_reopen(t *testing.T) {
 	}
 	if set, err := s.Mark(ctx, "sip:bot@contoso.com", "sent:1", time.Hour); err != nil || set {
 		t.Fatalf("mark after reopen = %v, %v; want still set", set, err)
-	}
-}
-
-func TestStore_pending_returns_on_cancel(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "ucwabot.db"))
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		cancel()
-	}()
-	_, err := s.Pending(ctx, "sip:bot@contoso.com", 10, time.Minute)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("pending after cancel = %v, want context.Canceled", err)
 	}
 }

@@ -53,7 +53,7 @@ func (s *Store) Append(ctx context.Context, account string, fence int64, entries
 // after a fresh AcquireLease) claims, with XAUTOCLAIM, the entries
 // delivered before and never completed (by this or a dead instance) and
 // returns those first; afterwards it reads new entries with XREADGROUP,
-// blocking up to wait.
+// blocking up to wait. A cancelled ctx ends the wait within half a second.
 func (s *Store) Pending(ctx context.Context, account string, n int, wait time.Duration) ([]store.Entry, error) {
 	k, err := s.keys(account)
 	if err != nil {
@@ -83,27 +83,40 @@ func (s *Store) Pending(ctx context.Context, account string, n int, wait time.Du
 			return decode(msgs), nil
 		}
 	}
-	block := time.Duration(-1)
-	if wait > 0 {
-		block = max(wait, time.Millisecond)
+	deadline := time.Now().Add(wait)
+	for {
+		// Block in slices so that a cancelled ctx is noticed within
+		// blockSlice: go-redis does not interrupt a blocking read.
+		block := time.Duration(-1)
+		if left := time.Until(deadline); left > 0 {
+			block = max(min(left, blockSlice), time.Millisecond)
+		}
+		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: s.opts.Group, Consumer: s.opts.Consumer,
+			Streams: []string{k.inbox(), ">"}, Count: int64(n), Block: block,
+		}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			s.forgetGroup(account, err)
+			return nil, wrap("read pending", account, err)
+		}
+		var out []store.Entry
+		for _, st := range streams {
+			out = append(out, decode(st.Messages)...)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, wrap("read pending", account, err)
+		}
+		if block < 0 || !time.Now().Before(deadline) {
+			return nil, nil
+		}
 	}
-	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: s.opts.Group, Consumer: s.opts.Consumer,
-		Streams: []string{k.inbox(), ">"}, Count: int64(n), Block: block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		s.forgetGroup(account, err)
-		return nil, wrap("read pending", account, err)
-	}
-	var out []store.Entry
-	for _, st := range streams {
-		out = append(out, decode(st.Messages)...)
-	}
-	return out, nil
 }
+
+// blockSlice is the longest single XREADGROUP BLOCK.
+const blockSlice = 500 * time.Millisecond
 
 func decode(msgs []redis.XMessage) []store.Entry {
 	out := make([]store.Entry, 0, len(msgs))

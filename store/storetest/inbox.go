@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -221,4 +222,21 @@ func takeOver(t *testing.T, s store.Store, acct string) (stale, current store.Le
 		t.Fatalf("takeover token = %d, want more than %d", b.Token, a.Token)
 	}
 	return a, b
+}
+
+func testPendingCancel(t *testing.T, newStore NewStore) {
+	s, acct := newStore(t), account()
+	ctx, cancel := context.WithCancel(ctxFor(t))
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
+	start := time.Now()
+	_, err := s.Pending(ctx, acct, 10, time.Minute)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("pending after cancel = %v, want context.Canceled", err)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Fatalf("pending noticed the cancel after %v", waited)
+	}
 }

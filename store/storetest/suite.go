@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"append_skips_done_and_queued_events", testAppendDedupe},
 		{"pending_waits_for_an_append", testPendingWaits},
 		{"pending_delivers_each_entry_once", testPendingOnce},
+		{"pending_ends_when_ctx_is_cancelled", testPendingCancel},
 		{"pending_replays_uncompleted_entries_after_reopen", testPendingReplay},
 		{"complete_writes_entry_done_mark_and_state", testComplete},
 		{"complete_with_stale_fence_writes_nothing", testCompleteFenced},
