@@ -138,7 +138,8 @@ func IsTransient(err error) bool {
 		return s == http.StatusRequestTimeout || s == http.StatusTooManyRequests ||
 			(s >= 500 && s != http.StatusNotImplemented)
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) {
+	var te *transientError
+	if errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var ne net.Error

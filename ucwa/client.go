@@ -1,0 +1,283 @@
+package ucwa
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Version is the client's version, used in the default user agent.
+const Version = "0.1"
+
+// maxBody bounds how much of a response body the client reads.
+const maxBody = 8 << 20
+
+// Config configures a Client. Password is never printed: Config formats itself with the
+// password redacted for every fmt verb.
+type Config struct {
+	// DiscoveryURL is the lyncdiscover root to start from (e.g. https://lyncdiscover.contoso.com/
+	// or a simulator's). If empty it is derived from Address: https://lyncdiscoverinternal.<domain>,
+	// then https://lyncdiscover.<domain>.
+	DiscoveryURL string
+	// Address is the bot's sign-in address, sip:bot@contoso.com or bot@contoso.com.
+	Address string
+	// Username is the name for the password grant; defaults to Address without "sip:".
+	Username string
+	// Password is the password for the password grant. Never logged or printed.
+	Password string
+	// TokenSource, when set, replaces the password grant (e.g. NewAzureADTokenSource).
+	TokenSource oauth2.TokenSource
+	// UserAgent is sent as the application's userAgent and as User-Agent; default "ucwabot/<Version>".
+	UserAgent string
+	// EndpointID identifies the application; keep it stable per bot account so a restart
+	// finds the same application (PROTOCOL.md §4.1).
+	EndpointID string
+	// Culture is the application's culture; default "en-US".
+	Culture string
+	// HTTPClient is the HTTP client; default a client with dial, TLS and header timeouts. Its
+	// overall Timeout should be zero or above the longest P-GET.
+	HTTPClient *http.Client
+}
+
+const redacted = "[redacted]"
+
+// configPrint is Config without its methods, for printing.
+type configPrint Config
+
+func (c Config) printable() configPrint {
+	p := configPrint(c)
+	if p.Password != "" {
+		p.Password = redacted
+	}
+	return p
+}
+
+// String returns the configuration with the password redacted.
+func (c Config) String() string { return fmt.Sprintf("%+v", c.printable()) }
+
+// GoString returns the configuration with the password redacted.
+func (c Config) GoString() string { return fmt.Sprintf("%#v", c.printable()) }
+
+// Format formats the configuration for any verb with the password redacted.
+func (c Config) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), c.printable())
+}
+
+// Client talks to one UCWA account. Its methods may be called concurrently; the event channel
+// needs one Poll at a time (the caller owns ordering).
+type Client struct {
+	cfg    Config
+	hc     *http.Client
+	tokens *tokenCache
+
+	mu              sync.Mutex
+	applicationsURL string
+	tokenURL        string
+}
+
+// New checks cfg and returns a client; it does no I/O. Call SignIn next.
+func New(cfg Config) (*Client, error) {
+	if cfg.Address == "" {
+		return nil, errors.New("ucwa: config: address is required")
+	}
+	if cfg.Username == "" {
+		cfg.Username = strings.TrimPrefix(cfg.Address, "sip:")
+	}
+	if cfg.Password == "" && cfg.TokenSource == nil {
+		return nil, errors.New("ucwa: config: password or token source is required")
+	}
+	if cfg.DiscoveryURL == "" && domainOf(cfg.Address) == "" {
+		return nil, fmt.Errorf("ucwa: config: address %q has no domain to discover from", cfg.Address)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "ucwabot/" + Version
+	}
+	if cfg.Culture == "" {
+		cfg.Culture = "en-US"
+	}
+	if cfg.EndpointID == "" {
+		return nil, errors.New("ucwa: config: endpoint id is required")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = defaultHTTPClient()
+	}
+	c := &Client{cfg: cfg, hc: cfg.HTTPClient}
+	c.tokens = newTokenCache(cfg.TokenSource)
+	return c, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 0, // P-GETs park for minutes; Poll sets its own deadline
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   8,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{Transport: tr}
+}
+
+// domainOf returns the domain of a sign-in address ("sip:bot@contoso.com" → "contoso.com").
+func domainOf(address string) string {
+	_, d, ok := strings.Cut(strings.TrimPrefix(address, "sip:"), "@")
+	if !ok {
+		return ""
+	}
+	return d
+}
+
+// Do performs an authorised request: Authorization: Bearer <token>, Accept: application/json.
+// On 401 with a fresh challenge, or 403 InvalidToken, it re-acquires the token once and
+// retries once. A non-2xx answer is an *Error; the body is returned read in full (bounded).
+// Cancelling ctx aborts the request.
+func (c *Client) Do(ctx context.Context, method, href, contentType string, body []byte) (*http.Response, []byte, error) {
+	return c.do(ctx, method, href, contentType, body, scopeAny)
+}
+
+func (c *Client) do(ctx context.Context, method, href, contentType string, body []byte, scope errScope) (*http.Response, []byte, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.tokens.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		resp, data, err := c.send(ctx, method, href, contentType, body, tok.AccessToken)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return resp, data, nil
+		}
+		e := newError(method, href, resp, data, scope)
+		if attempt == 0 && c.tokenRejected(resp, e) {
+			c.tokens.Invalidate(tok.AccessToken)
+			continue
+		}
+		return resp, data, e
+	}
+}
+
+// tokenRejected reports whether resp says the token is no longer good (PROTOCOL.md §2.3: 401
+// with a fresh challenge; online tenants also send 403 InvalidToken), and takes note of a
+// token endpoint that moved.
+func (c *Client) tokenRejected(resp *http.Response, e *Error) bool {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		ch, ok := parseChallenges(resp.Header.Values("WWW-Authenticate"))
+		if !ok {
+			return false
+		}
+		if ch.TokenURL != "" {
+			c.setTokenURL(resolveAgainst(resp.Request.URL.String(), ch.TokenURL))
+		}
+		return true
+	case resp.StatusCode == http.StatusForbidden:
+		return strings.EqualFold(e.Subcode, "InvalidToken")
+	}
+	return false
+}
+
+// send makes one HTTP request with the given bearer token ("" for none).
+func (c *Client) send(ctx context.Context, method, href, contentType string, body []byte, token string) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, href, rd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ucwa: %s %s: %w", method, redactURL(href), err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, nil, redactErr(method, href, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, nil, redactErr(method, href, err)
+	}
+	return resp, data, nil
+}
+
+// redactErr wraps a transport error, keeping its chain, without the URL's query.
+func redactErr(method, href string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("ucwa: %s %s: %w", method, redactURL(href), err)
+}
+
+// Get GETs href and decodes the resource, hrefs resolved against href.
+func (c *Client) Get(ctx context.Context, href string) (*Resource, error) {
+	return c.getScoped(ctx, href, scopeAny)
+}
+
+func (c *Client) getScoped(ctx context.Context, href string, scope errScope) (*Resource, error) {
+	_, data, err := c.do(ctx, http.MethodGet, href, "", nil, scope)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAt(data, href)
+}
+
+// decodeAt decodes a resource body fetched from href.
+func decodeAt(data []byte, href string) (*Resource, error) {
+	base, err := url.Parse(href)
+	if err != nil {
+		return nil, fmt.Errorf("ucwa: %s: %w", redactURL(href), err)
+	}
+	r, err := DecodeResource(data, base)
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s)", err, redactURL(href))
+	}
+	return r, nil
+}
+
+// postJSON POSTs a JSON body (or nothing when body is nil) and returns the response.
+func (c *Client) post(ctx context.Context, href string, body []byte, scope errScope) (*http.Response, []byte, error) {
+	ct := ""
+	if body != nil {
+		ct = "application/json"
+	}
+	return c.do(ctx, http.MethodPost, href, ct, body, scope)
+}
+
+// location returns the response's Location header resolved against href.
+func location(resp *http.Response, href string) string {
+	if loc := resp.Header.Get("Location"); loc != "" {
+		return resolveAgainst(href, loc)
+	}
+	return ""
+}
+
+// requireLink returns an error naming the missing link.
+func requireLink(what, rel, href string) error {
+	if href == "" {
+		return fmt.Errorf("ucwa: %s has no %s link: %w", what, rel, ErrNoLink)
+	}
+	return nil
+}
+
+// ErrNoLink is returned when a resource lacks the link an operation needs (e.g. reportMyActivity
+// before makeMeAvailable, sendMessage while messaging is not connected).
+var ErrNoLink = errors.New("ucwa: link not available")

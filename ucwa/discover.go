@@ -1,0 +1,141 @@
+package ucwa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxRedirects bounds how many root/user redirect links discovery follows.
+const maxRedirects = 5
+
+// ErrDiscovery is wrapped by every discovery failure that is not an *Error from the user
+// resource or the token endpoint.
+var ErrDiscovery = errors.New("ucwa: discovery failed")
+
+// SignIn runs discovery and sign-in (PROTOCOL.md §2): GET the lyncdiscover root, follow its
+// user link, read the MsRtcOAuth challenge of the 401 for the token endpoint, obtain a
+// "cwt=..." token with the password grant (or use Config.TokenSource), GET the user resource
+// again with the token and cache its applications href, following redirect links on the way.
+// It is safe to call again to rediscover; concurrent requests keep working meanwhile.
+func (c *Client) SignIn(ctx context.Context) error {
+	var errs []error
+	for _, root := range c.roots() {
+		userHref, err := c.discoverRoot(ctx, root)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return c.signInUser(ctx, userHref)
+	}
+	return fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
+}
+
+// roots lists the discovery roots to try in order (§2.1 step 1).
+func (c *Client) roots() []string {
+	if c.cfg.DiscoveryURL != "" {
+		return []string{c.cfg.DiscoveryURL}
+	}
+	d := domainOf(c.cfg.Address)
+	return []string{"https://lyncdiscoverinternal." + d, "https://lyncdiscover." + d}
+}
+
+// discoverRoot GETs a root (no token) and returns its user href, following redirect links.
+func (c *Client) discoverRoot(ctx context.Context, root string) (string, error) {
+	href := root
+	for range maxRedirects {
+		resp, data, err := c.send(ctx, http.MethodGet, href, "", nil, "")
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", newError(http.MethodGet, href, resp, data, scopeAny)
+		}
+		r, err := decodeAt(data, resp.Request.URL.String())
+		if err != nil {
+			return "", err
+		}
+		if u := r.Links.Href("user"); u != "" {
+			return u, nil
+		}
+		next := r.Links.Href("redirect")
+		if next == "" {
+			return "", fmt.Errorf("ucwa: root %s has neither user nor redirect link", redactURL(href))
+		}
+		href = next
+	}
+	return "", fmt.Errorf("ucwa: root %s: more than %d redirects", redactURL(root), maxRedirects)
+}
+
+// signInUser gets a token for the user resource and reads its applications href.
+func (c *Client) signInUser(ctx context.Context, userHref string) error {
+	for range maxRedirects {
+		if err := c.challengeFor(ctx, userHref); err != nil {
+			return err
+		}
+		user, err := c.Get(ctx, userHref)
+		if err != nil {
+			return fmt.Errorf("ucwa: sign in: %w", err)
+		}
+		if apps := user.Links.Href("applications"); apps != "" {
+			c.mu.Lock()
+			c.applicationsURL = apps
+			c.mu.Unlock()
+			return nil
+		}
+		next := user.Links.Href("redirect")
+		if next == "" {
+			return fmt.Errorf("%w: user resource %s has neither applications nor redirect link", ErrDiscovery, redactURL(userHref))
+		}
+		// A user homed in another pool: repeat the challenge against the new location (§2.1 step 4).
+		userHref = next
+	}
+	return fmt.Errorf("%w: more than %d user redirects", ErrDiscovery, maxRedirects)
+}
+
+// challengeFor GETs href without a token; a 401 with an MsRtcOAuth challenge names the token
+// endpoint. With Config.TokenSource the challenge is only checked, not required.
+func (c *Client) challengeFor(ctx context.Context, href string) error {
+	resp, data, err := c.send(ctx, http.MethodGet, href, "", nil, "")
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return nil // no authentication demanded
+		}
+		return newError(http.MethodGet, href, resp, data, scopeAny)
+	}
+	ch, _ := parseChallenges(resp.Header.Values("WWW-Authenticate"))
+	if c.cfg.TokenSource != nil {
+		return nil
+	}
+	if ch.TokenURL == "" {
+		return fmt.Errorf("%w: %s answered 401 without an MsRtcOAuth challenge", ErrDiscovery, redactURL(href))
+	}
+	if !ch.allowsPassword() {
+		return fmt.Errorf("%w: token endpoint does not allow the password grant (allows %s)",
+			ErrDiscovery, strings.Join(ch.GrantTypes, ", "))
+	}
+	c.setTokenURL(resolveAgainst(href, ch.TokenURL))
+	return nil
+}
+
+// ApplicationsURL returns the applications href found by SignIn, "" before.
+func (c *Client) ApplicationsURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.applicationsURL
+}
+
+// resolveAgainst resolves href against the URL base (a string).
+func resolveAgainst(base, href string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return href
+	}
+	return resolveHref(b, href)
+}

@@ -1,0 +1,163 @@
+package ucwa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeDirectory is a minimal lyncdiscover + user + token server for discovery cases the
+// simulator does not script: root and user redirect links, relative and unquoted challenges.
+type fakeDirectory struct {
+	mu       sync.Mutex
+	issued   int
+	calls    map[string]int
+	root     *httptest.Server
+	pool     *httptest.Server
+	lastAuth string
+}
+
+func newFakeDirectory(t *testing.T) *fakeDirectory {
+	f := &fakeDirectory{calls: map[string]int{}}
+	f.pool = httptest.NewServer(http.HandlerFunc(f.servePool))
+	f.root = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/Autodiscover/AutodiscoverService.svc/root":
+			fmt.Fprintf(w, `{"_links":{"self":{"href":"/Autodiscover/AutodiscoverService.svc/root"},"redirect":{"href":"/root2"}}}`)
+		case "/root2":
+			fmt.Fprintf(w, `{"_links":{"user":{"href":%q},"xframe":{"href":"/x"}}}`, f.pool.URL+"/root/oauth/user?originalDomain=contoso.com")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(func() { f.root.Close(); f.pool.Close() })
+	return f
+}
+
+func (f *fakeDirectory) token(r *http.Request) string {
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+}
+
+func (f *fakeDirectory) servePool(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.calls[r.URL.Path]++
+	n := f.calls[r.URL.Path]
+	current := fmt.Sprintf("cwt=%d", f.issued)
+	f.lastAuth = r.Header.Get("Authorization")
+	f.mu.Unlock()
+	challenge := func(quoted bool) {
+		w.Header().Add("WWW-Authenticate", `Bearer trusted_issuers="", client_id="00000004"`)
+		if quoted {
+			w.Header().Add("WWW-Authenticate", `MsRtcOAuth href="/WebTicket/oauthtoken",grant_type="urn:microsoft.rtc:windows,password"`)
+		} else {
+			w.Header().Add("WWW-Authenticate", `MsRtcOAuth href=/WebTicket/oauthtoken,grant_type="password"`)
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, "<html><title>401</title></html>")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/WebTicket/oauthtoken":
+		_ = r.ParseForm()
+		if r.PostForm.Get("password") != secret {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"invalid_grant"}`)
+			return
+		}
+		f.mu.Lock()
+		f.issued++
+		fmt.Fprintf(w, `{"access_token":"cwt=%d","expires_in":3600,"token_type":"Bearer"}`, f.issued)
+		f.mu.Unlock()
+	case "/root/oauth/user":
+		if f.token(r) != current {
+			challenge(false)
+			return
+		}
+		fmt.Fprint(w, `{"_links":{"self":{"href":"/root/oauth/user"},"redirect":{"href":"/pool2/user"}}}`)
+	case "/pool2/user":
+		if f.token(r) != current {
+			challenge(true)
+			return
+		}
+		fmt.Fprint(w, `{"_links":{"applications":{"href":"/ucwa/oauth/v1/applications"}}}`)
+	case "/expiring": // the token expires once: 401 with a fresh challenge
+		if n == 1 {
+			challenge(true)
+			return
+		}
+		fmt.Fprint(w, `{"rel":"x","_links":{"self":{"href":"/expiring"}}}`)
+	case "/invalid-token":
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"code":"Forbidden","subcode":"InvalidToken"}`)
+	case "/no-challenge":
+		w.WriteHeader(http.StatusUnauthorized)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestSignIn_follows_redirects_and_challenges(t *testing.T) {
+	f := newFakeDirectory(t)
+	c, err := New(Config{DiscoveryURL: f.root.URL + "/Autodiscover/AutodiscoverService.svc/root", Address: "sip:bot@contoso.com",
+		Password: secret, EndpointID: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := c.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.ApplicationsURL(), f.pool.URL+"/ucwa/oauth/v1/applications"; got != want {
+		t.Fatalf("applications = %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(f.lastAuth, "Bearer cwt=") {
+		t.Fatalf("Authorization = %q", f.lastAuth)
+	}
+	tok, err := c.TokenSource().Token()
+	if err != nil || !strings.HasPrefix(tok.AccessToken, "cwt=") {
+		t.Fatalf("%v %v", tok, err)
+	}
+
+	// 401 with a fresh challenge: one new token, one retry, success.
+	before := f.issued
+	if _, err := c.Get(ctx, f.pool.URL+"/expiring"); err != nil {
+		t.Fatal(err)
+	}
+	if f.issued != before+1 || f.calls["/expiring"] != 2 {
+		t.Fatalf("issued %d→%d, calls %d", before, f.issued, f.calls["/expiring"])
+	}
+	// 403 InvalidToken: one retry with a new token, then ErrUnauthorized.
+	_, err = c.Get(ctx, f.pool.URL+"/invalid-token")
+	if !errors.Is(err, ErrUnauthorized) || f.calls["/invalid-token"] != 2 {
+		t.Fatalf("err = %v, calls %d", err, f.calls["/invalid-token"])
+	}
+	// 401 without a challenge: no retry.
+	_, err = c.Get(ctx, f.pool.URL+"/no-challenge")
+	if !errors.Is(err, ErrUnauthorized) || f.calls["/no-challenge"] != 1 {
+		t.Fatalf("err = %v, calls %d", err, f.calls["/no-challenge"])
+	}
+}
+
+func TestSignIn_bad_password_and_bad_roots(t *testing.T) {
+	f := newFakeDirectory(t)
+	c, _ := New(Config{DiscoveryURL: f.root.URL + "/Autodiscover/AutodiscoverService.svc/root", Address: "bot@contoso.com",
+		Password: "wrong-" + secret, EndpointID: "e"})
+	err := c.SignIn(context.Background())
+	if !errors.Is(err, ErrInvalidGrant) || strings.Contains(fmt.Sprintf("%v %+v", err, err), secret) {
+		t.Fatalf("err = %v", err)
+	}
+	c, _ = New(Config{DiscoveryURL: f.root.URL + "/nothing", Address: "bot@contoso.com", Password: secret, EndpointID: "e"})
+	if err := c.SignIn(context.Background()); !errors.Is(err, ErrDiscovery) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := c.CreateApplication(context.Background()); !errors.Is(err, ErrNotSignedIn) {
+		t.Fatalf("err = %v", err)
+	}
+}
