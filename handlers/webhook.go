@@ -1,0 +1,223 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+)
+
+// SignatureHeader carries the HMAC-SHA256 of a webhook's body, keyed
+// with the webhook's secret: "sha256=<hex>".
+const SignatureHeader = "X-Ucwabot-Signature"
+
+// WebhookConfig is the `webhook` plugin's parameters.
+//
+//	- webhook:
+//	    url: https://hooks.example.com/ucwabot
+//	    secret_env: HOOK_SECRET
+//	    timeout: 5s
+//	    retries: 3
+type WebhookConfig struct {
+	// URL receives a POST of the WebhookPayload as JSON.
+	URL string `yaml:"url"`
+	// Secret keys the signature header. Prefer SecretEnv: a rules file is
+	// not the place for secrets.
+	Secret string `yaml:"secret"`
+	// SecretEnv names the environment variable holding the secret.
+	SecretEnv string `yaml:"secret_env"`
+	// Timeout of each attempt (default 5s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries after a failed attempt (default 3; 0 keeps the default, -1
+	// means none). Network errors, 429 and 5xx are retried; other statuses
+	// are not.
+	Retries int `yaml:"retries"`
+	// Backoff is the wait before the first retry (default 500ms); it grows
+	// exponentially, with jitter.
+	Backoff time.Duration `yaml:"backoff"`
+}
+
+// String shows the config without its secret.
+func (c WebhookConfig) String() string {
+	secret := ""
+	if c.Secret != "" {
+		secret = " secret=REDACTED"
+	}
+	return fmt.Sprintf("webhook{url=%s%s secret_env=%s timeout=%s retries=%d}", redactURL(c.URL), secret, c.SecretEnv, c.Timeout, c.Retries)
+}
+
+// GoString is String, so %#v does not print the secret either.
+func (c WebhookConfig) GoString() string { return c.String() }
+
+// Validate checks the URL, the secret's source and the durations.
+func (c *WebhookConfig) Validate() error {
+	u, err := url.Parse(c.URL)
+	if c.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("webhook: url %q is not an http(s) URL", redactURL(c.URL))
+	}
+	if c.Secret != "" && c.SecretEnv != "" {
+		return errors.New(`webhook: give "secret" or "secret_env", not both`)
+	}
+	if c.SecretEnv != "" && os.Getenv(c.SecretEnv) == "" {
+		return fmt.Errorf("webhook: secret_env: environment variable %s is not set", c.SecretEnv)
+	}
+	if c.Timeout < 0 || c.Backoff < 0 {
+		return errors.New("webhook: timeout and backoff must not be negative")
+	}
+	if c.Retries < -1 || c.Retries > 10 {
+		return fmt.Errorf("webhook: retries %d is not between -1 and 10", c.Retries)
+	}
+	return nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<invalid url>"
+	}
+	return u.Redacted()
+}
+
+// WebhookPayload is the JSON body a webhook receives.
+type WebhookPayload struct {
+	// Rule is the name of the rule that called the webhook.
+	Rule string `json:"rule"`
+	// Event is the event being handled.
+	Event *event.Event `json:"event"`
+}
+
+// Webhook POSTs the event as JSON to a URL, signed with HMAC-SHA256 when
+// it has a secret, retrying failures with exponential backoff.
+type Webhook struct {
+	url     string
+	secret  []byte
+	timeout time.Duration
+	retries int
+	backoff time.Duration
+	client  *http.Client
+}
+
+var (
+	_ Handler = (*Webhook)(nil)
+	_ Cleaner = (*Webhook)(nil)
+)
+
+// NewWebhook builds a Webhook from a config; the secret is read from the
+// environment now when SecretEnv names it.
+func NewWebhook(c WebhookConfig) (*Webhook, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Webhook{url: c.URL, secret: []byte(c.Secret), timeout: c.Timeout, retries: c.Retries, backoff: c.Backoff}
+	if c.SecretEnv != "" {
+		h.secret = []byte(os.Getenv(c.SecretEnv))
+	}
+	if h.timeout == 0 {
+		h.timeout = 5 * time.Second
+	}
+	switch h.retries {
+	case 0:
+		h.retries = 3
+	case -1:
+		h.retries = 0
+	}
+	if h.backoff == 0 {
+		h.backoff = 500 * time.Millisecond
+	}
+	h.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	return h, nil
+}
+
+// Sign returns the signature header value of body under secret:
+// "sha256=" and the hex HMAC-SHA256.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// StatusError is a webhook answer outside 2xx.
+type StatusError struct {
+	// URL is the webhook URL, without user info.
+	URL string
+	// Status is the HTTP status code.
+	Status int
+}
+
+// Error names the URL and the status.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("webhook %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
+}
+
+// Handle posts the payload, retrying network errors, 429 and 5xx.
+func (h *Webhook) Handle(ctx context.Context, req *Request) error {
+	body, err := json.Marshal(WebhookPayload{Rule: req.Rule.Name, Event: req.Event})
+	if err != nil {
+		return fmt.Errorf("webhook: encode event: %w", err)
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = h.backoff
+	b.MaxElapsedTime = 0
+	policy := backoff.WithContext(backoff.WithMaxRetries(b, uint64(h.retries)), ctx)
+	attempt := 0
+	err = backoff.Retry(func() error {
+		attempt++
+		return h.post(ctx, req, body)
+	}, policy)
+	if err != nil {
+		return fmt.Errorf("webhook: %d attempt(s): %w", attempt, err)
+	}
+	return nil
+}
+
+func (h *Webhook) post(ctx context.Context, req *Request, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return backoff.Permanent(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("User-Agent", "ucwabot-webhook")
+	r.Header.Set("X-Ucwabot-Event", req.Event.ID)
+	if len(h.secret) > 0 {
+		r.Header.Set(SignatureHeader, Sign(h.secret, body))
+	}
+	resp, err := h.client.Do(r)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // url.Error repeats the URL, which may carry user info
+		}
+		return fmt.Errorf("POST %s: %w", redactURL(h.url), err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	serr := &StatusError{URL: redactURL(h.url), Status: resp.StatusCode}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return serr
+	}
+	return backoff.Permanent(serr)
+}
+
+// Cleanup closes the webhook's idle connections.
+func (h *Webhook) Cleanup() error {
+	h.client.CloseIdleConnections()
+	return nil
+}
