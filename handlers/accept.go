@@ -14,8 +14,8 @@ var ErrNotInvitation = errors.New("not an invitation event")
 
 // AcceptConfig is the `accept` plugin's parameters.
 //
-//	- accept: {}
-//	- accept: {greeting: "Hi {{.Participant.Name}}, how can I help?"}
+//   - accept: {}
+//   - accept: {greeting: "Hi {{.Participant.Name}}, how can I help?"}
 type AcceptConfig struct {
 	// Greeting, when given, is a text/template sent once the invitation is
 	// accepted.

@@ -9,7 +9,7 @@ import (
 
 // DeclineConfig is the `decline` plugin's parameters; it has none:
 //
-//	- decline: {}
+//   - decline: {}
 type DeclineConfig struct{}
 
 // Validate accepts every DeclineConfig.

@@ -7,7 +7,7 @@ import (
 
 // LeaveConfig is the `leave` plugin's parameters.
 //
-//	- leave: {message: "Bye {{.Participant.Name}}!"}
+//   - leave: {message: "Bye {{.Participant.Name}}!"}
 type LeaveConfig struct {
 	// Message, when given, is a text/template sent before leaving.
 	Message string `yaml:"message"`

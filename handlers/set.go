@@ -11,8 +11,8 @@ import (
 // SetConfig is the `set` plugin's parameters: fields to write into the
 // conversation's state.
 //
-//	- set: {fields: {greeted: true, step: 1}}
-//	- set: {templates: {topic: "{{.Message.Text}}"}}
+//   - set: {fields: {greeted: true, step: 1}}
+//   - set: {templates: {topic: "{{.Message.Text}}"}}
 type SetConfig struct {
 	// Fields are stored as given (any YAML value, stored as JSON).
 	Fields map[string]any `yaml:"fields"`
