@@ -14,8 +14,9 @@ var ErrNotInvitation = errors.New("not an invitation event")
 
 // AcceptConfig is the `accept` plugin's parameters.
 //
-//   - accept: {}
-//   - accept: {greeting: "Hi {{.Participant.Name}}, how can I help?"}
+//	do:
+//	  - accept: {}
+//	  - accept: {greeting: "Hi {{.Participant.Name}}, how can I help?"}
 type AcceptConfig struct {
 	// Greeting, when given, is a text/template sent once the invitation is
 	// accepted.

@@ -9,7 +9,8 @@ import (
 
 // DeclineConfig is the `decline` plugin's parameters; it has none:
 //
-//   - decline: {}
+//	do:
+//	  - decline: {}
 type DeclineConfig struct{}
 
 // Validate accepts every DeclineConfig.

@@ -11,8 +11,9 @@ const defaultForwardTemplate = `{{default .Participant.URI .Participant.Name}}: 
 
 // ForwardConfig is the `forward` plugin's parameters.
 //
-//   - forward: {to: "sip:helpdesk@contoso.com", subject: "From the bot"}
-//   - forward: {text: "{{.Participant.Name}} said: {{.Message.Text}}"}
+//	do:
+//	  - forward: {to: "sip:helpdesk@contoso.com", subject: "From the bot"}
+//	  - forward: {text: "{{.Participant.Name}} said: {{.Message.Text}}"}
 type ForwardConfig struct {
 	// To is the SIP URI to forward to in a new conversation. Empty: the
 	// text goes to the event's own conversation.

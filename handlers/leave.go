@@ -7,7 +7,8 @@ import (
 
 // LeaveConfig is the `leave` plugin's parameters.
 //
-//   - leave: {message: "Bye {{.Participant.Name}}!"}
+//	do:
+//	  - leave: {message: "Bye {{.Participant.Name}}!"}
 type LeaveConfig struct {
 	// Message, when given, is a text/template sent before leaving.
 	Message string `yaml:"message"`

@@ -9,7 +9,8 @@ import (
 
 // LogConfig is the `log` plugin's parameters.
 //
-//   - log: {message: "{{.Participant.URI}} asked for help", level: info}
+//	do:
+//	  - log: {message: "{{.Participant.URI}} asked for help", level: info}
 type LogConfig struct {
 	// Message is a text/template over TemplateData (default: "event").
 	Message string `yaml:"message"`

@@ -8,8 +8,9 @@ import (
 
 // ReplyConfig is the `reply` plugin's parameters:
 //
-//   - reply: {text: "Hello {{.Participant.Name}}!"}
-//   - reply: {html: "<b>On it</b>, {{.Participant.Name}}.", typing: true}
+//	do:
+//	  - reply: {text: "Hello {{.Participant.Name}}!"}
+//	  - reply: {html: "<b>On it</b>, {{.Participant.Name}}.", typing: true}
 type ReplyConfig struct {
 	// Text is a text/template rendered over TemplateData and sent as plain
 	// text.

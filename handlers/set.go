@@ -11,8 +11,9 @@ import (
 // SetConfig is the `set` plugin's parameters: fields to write into the
 // conversation's state.
 //
-//   - set: {fields: {greeted: true, step: 1}}
-//   - set: {templates: {topic: "{{.Message.Text}}"}}
+//	do:
+//	  - set: {fields: {greeted: true, step: 1}}
+//	  - set: {templates: {topic: "{{.Message.Text}}"}}
 type SetConfig struct {
 	// Fields are stored as given (any YAML value, stored as JSON).
 	Fields map[string]any `yaml:"fields"`

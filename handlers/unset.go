@@ -8,8 +8,9 @@ import (
 // UnsetConfig is the `unset` plugin's parameters: fields to remove from
 // the conversation's state.
 //
-//   - unset: {fields: [step, topic]}
-//   - unset: {all: true}
+//	do:
+//	  - unset: {fields: [step, topic]}
+//	  - unset: {all: true}
 type UnsetConfig struct {
 	// Fields are the names to remove.
 	Fields []string `yaml:"fields"`

@@ -26,11 +26,12 @@ const SignatureHeader = "X-Ucwabot-Signature"
 
 // WebhookConfig is the `webhook` plugin's parameters.
 //
-//   - webhook:
-//     url: https://hooks.example.com/ucwabot
-//     secret_env: HOOK_SECRET
-//     timeout: 5s
-//     retries: 3
+//	do:
+//	  - webhook:
+//	      url: https://hooks.example.com/ucwabot
+//	      secret_env: HOOK_SECRET
+//	      timeout: 5s
+//	      retries: 3
 type WebhookConfig struct {
 	// URL receives a POST of the WebhookPayload as JSON.
 	URL string `yaml:"url"`
