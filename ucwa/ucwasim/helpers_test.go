@@ -185,6 +185,9 @@ func embedded(res map[string]any, rel string) map[string]any {
 
 func newServer(t *testing.T, o Options) *Server {
 	t.Helper()
+	if o.TimeScale == 0 {
+		o.TimeScale = 20 // a 1 s P-GET timeout takes 50 ms
+	}
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)

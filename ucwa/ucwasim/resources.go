@@ -1,5 +1,7 @@
 package ucwasim
 
+import "strings"
+
 // lk is a link object.
 func lk(href string) map[string]any { return map[string]any{"href": href} }
 
@@ -88,6 +90,7 @@ func onlineMeetingsResource(a *application) map[string]any {
 			"onlineMeetingInvitationCustomization": lk(b + "/customInvitation"),
 			"onlineMeetingPolicies":                lk(b + "/policies"),
 			"phoneDialInInformation":               lk(b + "/phoneDialInInformation"),
+			"myAssignedOnlineMeeting":              lk(b + "/myOnlineMeetings/" + strings.ToUpper(a.id)),
 		},
 		"rel": "onlineMeetings",
 	}

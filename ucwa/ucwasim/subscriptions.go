@@ -118,12 +118,13 @@ func (s *Server) handleSubscriptions(w http.ResponseWriter, r *http.Request, a *
 			}
 			sub := &subscription{id: randID(4), expires: now.Add(d)}
 			a.subs[sub.id] = sub
-			s.addMembersLocked(a, sub, in.strs("uris"))
+			added := s.addMembersLocked(a, sub, in.strs("uris"))
 			a.events.emit("people", a.base+"/people", event{
 				"link":      lk2("presenceSubscription", subPath(a, sub.id)),
 				"_embedded": map[string]any{"presenceSubscription": s.subscriptionResource(a, sub)},
 				"type":      "added",
 			})
+			s.emitContactPresencesLocked(a, added)
 			w.Header().Set("Location", subPath(a, sub.id))
 			writeJSON(w, http.StatusCreated, s.subscriptionResource(a, sub))
 		default:
@@ -174,7 +175,7 @@ func (s *Server) handleSubscriptions(w http.ResponseWriter, r *http.Request, a *
 	case rt.rel == "memberships" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.membershipsResource(a, sub))
 	case rt.rel == "memberships" && r.Method == http.MethodPost:
-		s.addMembersLocked(a, sub, in.strs("contactUris"))
+		s.emitContactPresencesLocked(a, s.addMembersLocked(a, sub, in.strs("contactUris")))
 		writeJSON(w, http.StatusCreated, s.membershipsResource(a, sub))
 	case rt.rel == "presenceSubscriptionMembership" && r.Method == http.MethodDelete:
 		uri := normURI(rt.addr)
@@ -192,15 +193,25 @@ func (s *Server) handleSubscriptions(w http.ResponseWriter, r *http.Request, a *
 	}
 }
 
-// addMembersLocked subscribes sub to uris: contact added, then contactPresence updated.
-func (s *Server) addMembersLocked(a *application, sub *subscription, uris []string) {
+// addMembersLocked subscribes sub to uris (contact added in subscribedContacts for each) and
+// returns the URIs that were new.
+func (s *Server) addMembersLocked(a *application, sub *subscription, uris []string) []string {
+	var added []string
 	for _, raw := range uris {
 		uri := normURI(raw)
 		if uri == "" || contains(sub.uris, uri) {
 			continue
 		}
 		sub.uris = append(sub.uris, uri)
+		added = append(added, uri)
 		s.emitContactLocked(a, uri, "added")
+	}
+	return added
+}
+
+// emitContactPresencesLocked sends contactPresence updated in contact for each of uris.
+func (s *Server) emitContactPresencesLocked(a *application, uris []string) {
+	for _, uri := range uris {
 		a.events.emit("people", a.base+"/people", event{
 			"link": lk2("contactPresence", a.base+"/people/"+addrOf(uri)+"/presence"),
 			"in":   lk2("contact", a.base+"/people/"+addrOf(uri)),
@@ -236,11 +247,7 @@ func (s *Server) notifyPresenceLocked(u *user) {
 		}
 		for _, sub := range a.subs {
 			if contains(sub.uris, u.uri) {
-				a.events.emit("people", a.base+"/people", event{
-					"link": lk2("contactPresence", a.base+"/people/"+addrOf(u.uri)+"/presence"),
-					"in":   lk2("contact", a.base+"/people/"+addrOf(u.uri)),
-					"type": "updated",
-				})
+				s.emitContactPresencesLocked(a, []string{u.uri})
 				break
 			}
 		}
