@@ -125,6 +125,12 @@ func (c *tc) poll() map[string]any {
 	return b
 }
 
+func decode(b []byte) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
 // flat is one event flattened out of a batch.
 type flat struct {
 	sender, rel, typ, in string
