@@ -82,8 +82,9 @@ func ParseHTML(key, src string) (*Template, error) {
 	return &Template{html: t, src: src}, nil
 }
 
-// Execute renders the template over data.
-func (t *Template) Execute(data TemplateData) (string, error) {
+// Execute renders the template over data: a TemplateData, or a struct
+// that embeds one and adds fields of its own.
+func (t *Template) Execute(data any) (string, error) {
 	var b bytes.Buffer
 	var err error
 	if t.html != nil {
