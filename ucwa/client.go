@@ -224,7 +224,12 @@ func redactErr(method, href string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("ucwa: %s %s: %w", method, redactURL(href), err)
+	err = fmt.Errorf("ucwa: %s %s: %w", method, redactURL(href), err)
+	if errors.Is(err, io.EOF) {
+		// The connection ended before an answer: worth retrying (PROTOCOL.md §6.5).
+		return &transientError{err}
+	}
+	return err
 }
 
 // Get GETs href and decodes the resource, hrefs resolved against href.

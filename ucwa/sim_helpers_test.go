@@ -149,3 +149,16 @@ func countRequests(sim *ucwasim.Server, rel string) int {
 	}
 	return n
 }
+
+// drain polls until an empty batch, so that the next P-GET parks.
+func (s *session) drain() {
+	s.t.Helper()
+	for range 20 {
+		b := s.poll()
+		s.pending = append(s.pending, b.Events...)
+		if len(b.Events) == 0 {
+			return
+		}
+	}
+	s.t.Fatal("event channel never went quiet")
+}
