@@ -74,6 +74,7 @@ func (s *Server) handleApplications(w http.ResponseWriter, r *http.Request, u *u
 	}
 	a.events.init(now)
 	s.apps[id] = a
+	u.signedIn = true
 	w.Header().Set("Location", a.base)
 	writeJSON(w, http.StatusCreated, s.applicationResource(a))
 }

@@ -117,6 +117,9 @@ func (c *Conversation) addMessageLocked(m Message) (n, idx int) {
 	c.msgSeq++
 	idx = len(c.transcript) - 1
 	c.msgIndex[c.msgSeq] = idx
+	if m.From == c.bot.uri {
+		c.s.sent = append(c.s.sent, msgRef{c, idx})
+	}
 	c.s.transcriptChangedLocked()
 	return c.msgSeq, idx
 }
@@ -192,15 +195,18 @@ func (s *Server) Sent(botURI string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Message
-	for _, c := range s.convs {
-		for _, m := range c.transcript {
-			if m.From == botURI {
-				out = append(out, m)
-			}
+	for _, r := range s.sent {
+		if r.c.bot.uri == botURI {
+			out = append(out, r.c.transcript[r.idx])
 		}
 	}
-	sortByTime(out)
 	return out
+}
+
+// msgRef points at a message in a conversation's transcript.
+type msgRef struct {
+	c   *Conversation
+	idx int
 }
 
 // WaitTranscript waits until c's transcript holds at least n messages and returns it.
@@ -219,7 +225,7 @@ func (s *Server) WaitTranscript(ctx context.Context, c *Conversation, n int) ([]
 		case <-ctx.Done():
 			return c.Transcript(), fmt.Errorf("ucwasim: wait for %d messages in %s: %w", n, c.id, ctx.Err())
 		case <-s.closing:
-			return c.Transcript(), fmt.Errorf("ucwasim: wait for %d messages in %s: server closed", n, c.id)
+			return c.Transcript(), fmt.Errorf("ucwasim: wait for %d messages in %s: %w", n, c.id, ErrClosed)
 		}
 	}
 }
@@ -227,13 +233,4 @@ func (s *Server) WaitTranscript(ctx context.Context, c *Conversation, n int) ([]
 func (s *Server) transcriptChangedLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
-}
-
-// sortByTime orders messages by time, stably (insertion sort: lists are short).
-func sortByTime(ms []Message) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && ms[j].Time.Before(ms[j-1].Time); j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
 }

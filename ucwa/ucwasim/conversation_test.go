@@ -94,7 +94,7 @@ func assertEvents(t *testing.T, got []flat, want []string) {
 }
 
 // connected returns a bot client with an accepted conversation from alice and its messaging.
-func connected(t *testing.T, s *Server) (*tc, *Conversation, map[string]any) {
+func connected(t testing.TB, s *Server) (*tc, *Conversation, map[string]any) {
 	t.Helper()
 	bot := available(t, s, "sip:bot@contoso.com")
 	bot.collect(5)

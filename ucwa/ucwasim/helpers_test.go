@@ -13,7 +13,7 @@ import (
 
 // tc is a raw HTTP test client of the simulator (no ucwa package).
 type tc struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	token string
 	app   map[string]any
@@ -70,7 +70,7 @@ func (c *tc) json(method, href, ctype, body string, want int) map[string]any {
 var challengeRE = regexp.MustCompile(`MsRtcOAuth href="([^"]+)"`)
 
 // signIn runs discovery, the token grant and creates the application of uri.
-func signIn(t *testing.T, s *Server, uri, password string) *tc {
+func signIn(t testing.TB, s *Server, uri, password string) *tc {
 	t.Helper()
 	c := &tc{t: t, s: s}
 	root := c.json("GET", s.DiscoveryURL(), "", "", 200)
@@ -99,7 +99,7 @@ func signIn(t *testing.T, s *Server, uri, password string) *tc {
 }
 
 // available signs in and makes the application available.
-func available(t *testing.T, s *Server, uri string) *tc {
+func available(t testing.TB, s *Server, uri string) *tc {
 	c := signIn(t, s, uri, "pw")
 	me := embedded(c.app, "me")
 	c.json("POST", href(me, "makeMeAvailable"), "application/json", `{"SupportedModalities":["Messaging"]}`, 204)

@@ -14,6 +14,7 @@ type user struct {
 	availability        string // set by SetPresence or POST me/presence; "" = automatic
 	note                string
 	lastActive          time.Time
+	signedIn            bool // created an application once: an endpoint user, Offline without one
 }
 
 // normURI lower-cases a SIP URI and adds the "sip:" scheme when it is missing.
@@ -99,11 +100,11 @@ func (s *Server) availabilityLocked(u *user) string {
 		}
 	}
 	if app == nil {
-		if u.availability == "" {
-			if s.hasAnyApp(u) {
-				return "Offline" // signed in but lurking
-			}
-			return "Online" // a scripted person without an application
+		switch {
+		case u.signedIn:
+			return "Offline" // signed out, or lurking without makeMeAvailable
+		case u.availability == "":
+			return "Online" // a scripted person
 		}
 		return u.availability
 	}
@@ -114,15 +115,6 @@ func (s *Server) availabilityLocked(u *user) string {
 		return app.availability
 	}
 	return "Online"
-}
-
-func (s *Server) hasAnyApp(u *user) bool {
-	for _, a := range s.apps {
-		if a.user == u && a.alive() {
-			return true
-		}
-	}
-	return false
 }
 
 // activityTimeout is the 4-minute reportMyActivity rule.

@@ -53,6 +53,8 @@ var (
 	ErrConversationEnded = errors.New("ucwasim: conversation ended")
 	// ErrNotParticipant reports a scripted action by someone who is not in the conversation.
 	ErrNotParticipant = errors.New("ucwasim: not a participant")
+	// ErrClosed reports a wait cut short because the server closed.
+	ErrClosed = errors.New("ucwasim: server closed")
 	// ErrAlreadyParticipant reports a Join by someone already in the conversation.
 	ErrAlreadyParticipant = errors.New("ucwasim: already a participant")
 )
@@ -75,6 +77,7 @@ type Server struct {
 	apps     map[string]*application // live and expired (tombstoned) applications by id
 	appSeq   int
 	convs    []*Conversation
+	sent     []msgRef // the bots' messages in the order they were sent
 	faults   []*Fault
 	requests []Request
 	changed  chan struct{} // closed and replaced when a transcript changes
