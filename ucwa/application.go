@@ -50,24 +50,14 @@ func appLink(r *Resource, rel string) string {
 	return ""
 }
 
-// set replaces the application's resource and the hrefs taken from it.
+// set replaces the application's resource. URL and EventsURL are fixed at creation.
 func (a *Application) set(r *Resource) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.Resource = r
-	if s := r.Self(); s != "" {
-		a.URL = s
-	}
-	if ev := r.Links.Href("events"); ev != "" {
-		a.EventsURL = ev
-	}
 }
 
-func (a *Application) url() string {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.URL
-}
+func (a *Application) url() string { return a.URL }
 
 // createInput is the POST applications body (walkthrough spelling, §4.1).
 type createInput struct {
@@ -108,8 +98,7 @@ func (c *Client) CreateApplication(ctx context.Context) (*Application, error) {
 }
 
 func newApplication(r *Resource) (*Application, error) {
-	a := &Application{}
-	a.set(r)
+	a := &Application{URL: r.Self(), EventsURL: r.Links.Href("events"), Resource: r}
 	if a.URL == "" || a.EventsURL == "" {
 		return nil, errors.New("ucwa: application without self or events link")
 	}

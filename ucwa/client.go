@@ -152,7 +152,7 @@ func (c *Client) do(ctx context.Context, method, href, contentType string, body 
 		if err != nil {
 			return nil, nil, err
 		}
-		resp, data, err := c.send(ctx, method, href, contentType, body, tok.AccessToken)
+		resp, data, err := c.send(ctx, c.hc, method, href, contentType, body, tok.AccessToken)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -189,7 +189,7 @@ func (c *Client) tokenRejected(resp *http.Response, e *Error) bool {
 }
 
 // send makes one HTTP request with the given bearer token ("" for none).
-func (c *Client) send(ctx context.Context, method, href, contentType string, body []byte, token string) (*http.Response, []byte, error) {
+func (c *Client) send(ctx context.Context, hc *http.Client, method, href, contentType string, body []byte, token string) (*http.Response, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -206,7 +206,7 @@ func (c *Client) send(ctx context.Context, method, href, contentType string, bod
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, nil, redactErr(method, href, err)
 	}

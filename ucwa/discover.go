@@ -46,8 +46,15 @@ func (c *Client) roots() []string {
 // discoverRoot GETs a root (no token) and returns its user href, following redirect links.
 func (c *Client) discoverRoot(ctx context.Context, root string) (string, error) {
 	href := root
+	hc := c.hc
+	if c.cfg.DiscoveryURL == "" {
+		// §2.1 step 1: a 302 to another domain fails the try.
+		dc := *c.hc
+		dc.CheckRedirect = sameDomainRedirect(domainOf(c.cfg.Address))
+		hc = &dc
+	}
 	for range maxRedirects {
-		resp, data, err := c.send(ctx, http.MethodGet, href, "", nil, "")
+		resp, data, err := c.send(ctx, hc, http.MethodGet, href, "", nil, "")
 		if err != nil {
 			return "", err
 		}
@@ -99,7 +106,7 @@ func (c *Client) signInUser(ctx context.Context, userHref string) error {
 // challengeFor GETs href without a token; a 401 with an MsRtcOAuth challenge names the token
 // endpoint. With Config.TokenSource the challenge is only checked, not required.
 func (c *Client) challengeFor(ctx context.Context, href string) error {
-	resp, data, err := c.send(ctx, http.MethodGet, href, "", nil, "")
+	resp, data, err := c.send(ctx, c.hc, http.MethodGet, href, "", nil, "")
 	if err != nil {
 		return err
 	}
@@ -138,4 +145,19 @@ func resolveAgainst(base, href string) string {
 		return href
 	}
 	return resolveHref(b, href)
+}
+
+// sameDomainRedirect refuses HTTP redirects that leave domain (or its subdomains).
+func sameDomainRedirect(domain string) func(*http.Request, []*http.Request) error {
+	domain = strings.ToLower(domain)
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		host := strings.ToLower(req.URL.Hostname())
+		if host != domain && !strings.HasSuffix(host, "."+domain) {
+			return fmt.Errorf("%w: redirect to %s leaves %s", ErrDiscovery, host, domain)
+		}
+		return nil
+	}
 }

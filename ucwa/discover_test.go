@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -159,5 +160,68 @@ func TestSignIn_bad_password_and_bad_roots(t *testing.T) {
 	}
 	if _, err := c.CreateApplication(context.Background()); !errors.Is(err, ErrNotSignedIn) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// hostRouter serves every host name on one TLS test server (the client's transport dials it
+// whatever the name), so the derived lyncdiscover names can be exercised.
+func hostRouter(t *testing.T, h http.HandlerFunc) *http.Client {
+	ts := httptest.NewTLSServer(h)
+	t.Cleanup(ts.Close)
+	tr := ts.Client().Transport.(*http.Transport).Clone()
+	addr := ts.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	tr.DialTLSContext = nil
+	tr.TLSClientConfig.InsecureSkipVerify = true
+	return &http.Client{Transport: tr}
+}
+
+func TestSignIn_derives_roots_from_the_address(t *testing.T) {
+	var hosts []string
+	var mu sync.Mutex
+	internal := http.StatusNotFound
+	hc := hostRouter(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Host == "lyncdiscoverinternal.contoso.com" && internal == http.StatusFound:
+			http.Redirect(w, r, "https://lyncdiscover.evil.example.net/root", http.StatusFound)
+		case r.Host == "lyncdiscoverinternal.contoso.com":
+			w.WriteHeader(internal)
+		case r.Host == "lyncdiscover.contoso.com":
+			fmt.Fprint(w, `{"_links":{"user":{"href":"https://lyncweb.contoso.com/user"}}}`)
+		case r.Host == "lyncweb.contoso.com" && r.URL.Path == "/user":
+			if r.Header.Get("Authorization") != "Bearer cwt=ok" {
+				w.Header().Add("WWW-Authenticate", `MsRtcOAuth href="https://lyncweb.contoso.com/token",grant_type="password"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"_links":{"applications":{"href":"/ucwa/oauth/v1/applications"}}}`)
+		case r.Host == "lyncweb.contoso.com" && r.URL.Path == "/token":
+			fmt.Fprint(w, `{"access_token":"cwt=ok","expires_in":3600,"token_type":"Bearer"}`)
+		default:
+			t.Errorf("unexpected request to %s%s", r.Host, r.URL.Path)
+			http.NotFound(w, r)
+		}
+	})
+	for _, status := range []int{http.StatusNotFound, http.StatusFound} {
+		internal, hosts = status, nil
+		c, err := New(Config{Address: "sip:bot@contoso.com", Password: secret, EndpointID: "e", HTTPClient: hc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SignIn(context.Background()); err != nil {
+			t.Fatalf("internal root %d: %v", status, err)
+		}
+		if c.ApplicationsURL() != "https://lyncweb.contoso.com/ucwa/oauth/v1/applications" {
+			t.Fatalf("applications %q", c.ApplicationsURL())
+		}
+		if len(hosts) < 2 || hosts[0] != "lyncdiscoverinternal.contoso.com" || hosts[1] != "lyncdiscover.contoso.com" {
+			t.Fatalf("internal root %d: hosts %v", status, hosts)
+		}
 	}
 }
