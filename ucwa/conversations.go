@@ -10,7 +10,8 @@ import (
 )
 
 // Conversation operations take hrefs the caller got from events or resources: links are
-// followed, never built (PROTOCOL.md §1, §8).
+// followed, never built (PROTOCOL.md §1; §13.11: reference samples and walkthroughs use
+// different paths for the same relations).
 
 // Accept accepts an incoming messagingInvitation through its accept link (§8.2 step 4).
 func (c *Client) Accept(ctx context.Context, acceptHref string) error {

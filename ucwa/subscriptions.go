@@ -87,6 +87,7 @@ func (c *Client) ExtendSubscription(ctx context.Context, s *Subscription, d time
 		return fmt.Errorf("ucwa: extend subscription: %w", err)
 	}
 	u.RawQuery = setQueryParam(u.RawQuery, "duration", strconv.FormatInt(mins, 10))
+	// Any 2xx is success: the walkthrough answers 200, the reference 201 (PROTOCOL.md §13.9).
 	_, data, err := c.do(ctx, http.MethodPost, u.String(), "", nil, scopeSubscription)
 	if err != nil {
 		return fmt.Errorf("ucwa: extend subscription: %w", err)
