@@ -55,7 +55,16 @@ type member struct {
 // Invite starts an incoming IM from the person from to the bot to, with firstMessage as the
 // invitation's text; the bot sees the ReceiveAnIM event sequence. The bot must have an
 // application that made itself available.
+//
+// When the bot has no available application yet (it is signing in, or recreating its
+// application after a fault), Invite waits up to Options.InviteWait for one.
 func (s *Server) Invite(from, to, firstMessage string) (*Conversation, error) {
+	var deadline <-chan time.Time
+	if s.opt.InviteWait > 0 {
+		t := time.NewTimer(s.opt.InviteWait)
+		defer t.Stop()
+		deadline = t.C
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fu, tu := s.users[normURI(from)], s.users[normURI(to)]
@@ -63,6 +72,19 @@ func (s *Server) Invite(from, to, firstMessage string) (*Conversation, error) {
 		return nil, fmt.Errorf("ucwasim: invite %s → %s: %w", from, to, ErrUnknownUser)
 	}
 	a := s.activeApp(tu.uri)
+	for a == nil && deadline != nil {
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			deadline = nil
+		case <-s.closing:
+			deadline = nil
+		}
+		s.mu.Lock()
+		a = s.activeApp(tu.uri)
+	}
 	if a == nil {
 		return nil, fmt.Errorf("ucwasim: invite %s: %w", tu.uri, ErrNotAvailable)
 	}
@@ -120,7 +142,7 @@ func (c *Conversation) addMessageLocked(m Message) (n, idx int) {
 	if m.From == c.bot.uri {
 		c.s.sent = append(c.s.sent, msgRef{c, idx})
 	}
-	c.s.transcriptChangedLocked()
+	c.s.broadcastLocked()
 	return c.msgSeq, idx
 }
 
@@ -230,7 +252,8 @@ func (s *Server) WaitTranscript(ctx context.Context, c *Conversation, n int) ([]
 	}
 }
 
-func (s *Server) transcriptChangedLocked() {
+// broadcastLocked wakes everyone waiting for a transcript or an application to change.
+func (s *Server) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }

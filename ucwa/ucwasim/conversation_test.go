@@ -2,6 +2,7 @@ package ucwasim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -268,5 +269,24 @@ func TestStartMessaging_to_a_person_who_does_not_answer_times_out(t *testing.T) 
 	}
 	if completed == nil || completed.ev["status"] != "Failure" || completed.ev["reason"].(map[string]any)["subcode"] != "Timeout" {
 		t.Fatalf("events = %v", evs)
+	}
+}
+
+func TestInvite_waits_for_the_bot_to_become_available(t *testing.T) {
+	s := newServer(t, Options{})
+	bot := signIn(t, s, "sip:bot@contoso.com", "pw")
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Invite("sip:alice@contoso.com", "sip:bot@contoso.com", "early")
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	bot.json("POST", href(embedded(bot.app, "me"), "makeMeAvailable"), "application/json", `{}`, 204)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	s2 := newServer(t, Options{InviteWait: 30 * time.Millisecond})
+	if _, err := s2.Invite("sip:alice@contoso.com", "sip:bot@contoso.com", "x"); !errors.Is(err, ErrNotAvailable) {
+		t.Errorf("Invite to a signed-out bot = %v", err)
 	}
 }

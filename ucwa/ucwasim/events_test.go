@@ -35,7 +35,7 @@ func waitParked(t *testing.T, s *Server, c *tc) {
 }
 
 func TestEvents_empty_batch_on_timeout_then_redelivery_and_ack(t *testing.T) {
-	s := newServer(t, Options{})
+	s := newServer(t, Options{InviteWait: -1})
 	bot := signIn(t, s, "sip:bot@contoso.com", "pw")
 	first := bot.next
 	b := bot.poll()

@@ -10,7 +10,7 @@ import (
 // A test starts a simulator, adds the bot and the people it talks to, and hands the
 // discovery URL to the client under test.
 func Example() {
-	sim, err := ucwasim.New(ucwasim.Options{TimeScale: 60})
+	sim, err := ucwasim.New(ucwasim.Options{TimeScale: 60, InviteWait: -1})
 	if err != nil {
 		panic(err)
 	}

@@ -63,6 +63,6 @@ func (s *Server) dropStaleMessagesLocked(a *application, now time.Time) {
 	}
 	ec.pending = kept
 	if dropped {
-		s.transcriptChangedLocked()
+		s.broadcastLocked()
 	}
 }

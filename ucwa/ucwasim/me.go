@@ -90,6 +90,7 @@ func (s *Server) makeMeAvailableLocked(a *application, in *input) {
 		return
 	}
 	a.available = true
+	s.broadcastLocked()
 	me := a.base + "/me"
 	a.events.emit("me", me, event{"link": lk2("me", me), "type": "updated"})
 	a.events.emit("me", me, event{"link": lk2("presence", me+"/presence"), "type": "added"})

@@ -39,6 +39,9 @@ type Options struct {
 	// AppIdleTimeout is how long (simulated) an application lives with no P-GET parked before
 	// the server expires it (default 3 minutes).
 	AppIdleTimeout time.Duration
+	// InviteWait is how long (real time) Invite waits for the bot to have an available
+	// application before it fails with ErrNotAvailable (default 5s; negative: no wait).
+	InviteWait time.Duration
 }
 
 // Errors returned by the control API.
@@ -80,7 +83,7 @@ type Server struct {
 	sent     []msgRef // the bots' messages in the order they were sent
 	faults   []*Fault
 	requests []Request
-	changed  chan struct{} // closed and replaced when a transcript changes
+	changed  chan struct{} // closed and replaced when a transcript or an application's availability changes
 }
 
 // New starts a Server listening on o.Addr (default 127.0.0.1:0).
@@ -103,6 +106,9 @@ func NewWithListener(l net.Listener, o Options) *Server {
 	}
 	if o.TokenLifetime <= 0 {
 		o.TokenLifetime = 8 * time.Hour
+	}
+	if o.InviteWait == 0 {
+		o.InviteWait = 5 * time.Second
 	}
 	if o.AppIdleTimeout <= 0 {
 		o.AppIdleTimeout = 3 * time.Minute
