@@ -243,3 +243,9 @@ func (ch challenge) allowsPassword() bool {
 	}
 	return false
 }
+
+// String describes the cache without the token or its source's secrets.
+func (t *tokenCache) String() string { return "ucwa.TokenSource" }
+
+// Format describes the cache like String, for every verb.
+func (t *tokenCache) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }

@@ -72,7 +72,11 @@ func TestConfig_never_prints_the_password(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := fmt.Sprintf("%v %+v", c.cfg, c.cfg); strings.Contains(s, secret) {
+	if _, err := c.TokenSource().Token(); !errors.Is(err, ErrNotSignedIn) {
+		t.Fatal(err)
+	}
+	c.setTokenURL("https://x/t")
+	if s := fmt.Sprintf("%v %+v %#v %s %v %+v %#v", c.cfg, c, c, c, c.TokenSource(), c.TokenSource(), c.tokens.src); strings.Contains(s, secret) {
 		t.Fatalf("password printed: %s", s)
 	}
 }

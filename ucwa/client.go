@@ -286,3 +286,12 @@ func requireLink(what, rel, href string) error {
 // ErrNoLink is returned when a resource lacks the link an operation needs (e.g. reportMyActivity
 // before makeMeAvailable, sendMessage while messaging is not connected).
 var ErrNoLink = errors.New("ucwa: link not available")
+
+// String describes the client by its address; the configuration's secrets are never printed.
+func (c *Client) String() string { return "ucwa.Client{" + c.cfg.Address + "}" }
+
+// GoString describes the client like String.
+func (c *Client) GoString() string { return c.String() }
+
+// Format describes the client like String, for every verb.
+func (c *Client) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
