@@ -216,3 +216,23 @@ func TestClient_resync_and_resume(t *testing.T) {
 	}
 	s.poll()
 }
+
+func TestClient_concurrent_requests_share_one_new_token(t *testing.T) {
+	sim := startSim(t)
+	s := available(t, sim)
+	ctx := ctxT(t)
+	tokens := countRequests(sim, "token")
+	sim.RevokeTokens(botURI)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- s.c.ReportMyActivity(ctx, s.app) }()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countRequests(sim, "token") - tokens; n != 1 {
+		t.Fatalf("%d token requests, want 1", n)
+	}
+}
