@@ -76,8 +76,8 @@ func (s *Server) applyFault(w *recorder, r *http.Request, f *Fault) bool {
 	if f.Drop {
 		if hj, ok := w.ResponseWriter.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
+				w.logOnce(-1)
 				_ = conn.Close()
-				w.status = -1
 				return true
 			}
 		}
@@ -113,7 +113,7 @@ type Request struct {
 	Path   string // path and query
 	Rel    string // endpoint by link rel ("" = unknown path)
 	User   string // sip URI of the token's user ("" = none)
-	Status int    // answered status; -1 when the connection was dropped
+	Status int    // answered status; -1 when the connection was dropped, 0 when the client went away
 	Time   time.Time
 }
 
@@ -122,43 +122,52 @@ const maxRequests = 10000
 
 // Requests returns the request log, oldest first.
 func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
 	return append([]Request(nil), s.requests...)
 }
 
 func (s *Server) record(r *http.Request, rt route, who string, status int) {
-	if status == 0 {
-		status = http.StatusOK
-	}
 	req := Request{Method: r.Method, Path: r.URL.RequestURI(), Rel: rt.rel, User: who, Status: status, Time: s.clock.now()}
-	s.mu.Lock()
+	s.reqMu.Lock()
 	if len(s.requests) >= maxRequests {
 		s.requests = append(s.requests[:0], s.requests[len(s.requests)-maxRequests/2:]...)
 	}
 	s.requests = append(s.requests, req)
-	s.mu.Unlock()
+	s.reqMu.Unlock()
 	if s.opt.Logf != nil {
 		s.opt.Logf("ucwasim: %s %s rel=%s user=%s → %d", req.Method, r.URL.Path, req.Rel, req.User, req.Status)
 	}
 }
 
-// recorder captures the status of a response.
+// recorder logs a request once its status is known, before the answer reaches the client, so
+// that Requests includes every request a client has seen answered.
 type recorder struct {
 	http.ResponseWriter
 	status int
+	logged bool
+	log    func(status int)
 }
 
-func (w *recorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+func (w *recorder) logOnce(status int) {
+	if !w.logged {
+		w.logged = true
+		w.status = status
+		w.log(status)
 	}
+}
+
+// finish logs a request that ended without an answer (the client went away) as status 0.
+func (w *recorder) finish() { w.logOnce(0) }
+
+func (w *recorder) WriteHeader(code int) {
+	w.logOnce(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *recorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if !w.logged {
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }

@@ -1,14 +1,3 @@
-// Package ucwasim is an in-process UCWA 2.0 server for tests and demos.
-//
-// It follows docs/PROTOCOL.md: discovery, the MsRtcOAuth token endpoint, applications,
-// makeMeAvailable and reportMyActivity, the P-GET event channel, presence subscriptions and
-// instant-messaging conversations, with the response shapes and event orders of the official
-// samples. Every URL it hands out is a link in a resource. A control API scripts the people the
-// bot talks to (Invite, Say, Join, Leave, HangUp), reads what the bot sent (Sent, Transcript),
-// and injects faults (Inject, RevokeTokens, KillApplication, ForceResync, ...). Time rules run on
-// a simulated clock that can be compressed with Options.TimeScale.
-//
-// All methods of Server and Conversation are safe for concurrent use.
 package ucwasim
 
 import (
@@ -34,7 +23,8 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Addr is the listen address used by New (default "127.0.0.1:0").
 	Addr string
-	// Logf, when set, receives one line per request.
+	// Logf, when set, receives one line per request. It may be called while the server holds
+	// its lock, so it must not call methods of the Server.
 	Logf func(format string, args ...any)
 	// AppIdleTimeout is how long (simulated) an application lives with no P-GET parked before
 	// the server expires it (default 3 minutes).
@@ -74,14 +64,16 @@ type Server struct {
 	closed  sync.Once
 	wg      sync.WaitGroup // serve loop, janitor, in-flight handlers
 
-	mu       sync.Mutex
-	users    map[string]*user // by normalised sip URI
-	tokens   map[string]*token
-	apps     map[string]*application // live and expired (tombstoned) applications by id
-	appSeq   int
-	convs    []*Conversation
-	sent     []msgRef // the bots' messages in the order they were sent
-	faults   []*Fault
+	mu     sync.Mutex
+	users  map[string]*user // by normalised sip URI
+	tokens map[string]*token
+	apps   map[string]*application // live and expired (tombstoned) applications by id
+	appSeq int
+	convs  []*Conversation
+	sent   []msgRef // the bots' messages in the order they were sent
+	faults []*Fault
+
+	reqMu    sync.Mutex // guards requests; taken while mu may be held, never the other way round
 	requests []Request
 	changed  chan struct{} // closed and replaced when a transcript or an application's availability changes
 }
@@ -171,10 +163,10 @@ func (s *Server) Close() error {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
-	rw := &recorder{ResponseWriter: w}
 	rt := parseRoute(r.URL.Path)
 	who := s.requestUser(r, rt)
-	defer func() { s.record(r, rt, who, rw.status) }()
+	rw := &recorder{ResponseWriter: w, log: func(status int) { s.record(r, rt, who, status) }}
+	defer rw.finish()
 	w.Header().Set("X-MS-UcwaVersion", "2")
 	if f := s.matchFault(r.Method, rt.rel, who); f != nil {
 		if s.applyFault(rw, r, f) {
