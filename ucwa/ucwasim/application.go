@@ -172,14 +172,22 @@ func (s *Server) expireAppLocked(a *application) {
 	a.events.wakeup()
 }
 
-// dropTransientLocked ends a's conversations and subscriptions without events.
+// dropTransientLocked ends a's conversations and subscriptions without events; messages
+// waiting in the event channel are lost (marked undelivered).
 func (s *Server) dropTransientLocked(a *application) {
+	for _, q := range a.events.pending {
+		if q.conv != nil && q.msg >= 0 {
+			q.conv.transcript[q.msg].Undelivered = true
+		}
+	}
+	a.events.pending = nil
 	for _, c := range a.convs {
 		c.endSilentlyLocked()
 	}
 	a.convs = map[string]*Conversation{}
 	a.invs = map[string]*Conversation{}
 	a.subs = map[string]*subscription{}
+	s.broadcastLocked()
 }
 
 // checkIdleLocked expires a when no P-GET was parked for AppIdleTimeout (simulated).

@@ -169,7 +169,6 @@ func (s *Server) pollLocked(a *application, ack int, timedOut bool) map[string]a
 		case ec.resume:
 			ec.resume = false
 			s.dropTransientLocked(a)
-			ec.pending = nil
 			b = &batch{resume: true}
 		case len(ec.pending) > 0 || timedOut:
 			b = &batch{items: ec.pending}

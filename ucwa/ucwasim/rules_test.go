@@ -2,6 +2,7 @@ package ucwasim
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -112,5 +113,21 @@ func TestIncoming_message_not_polled_within_30s_is_dropped(t *testing.T) {
 	}
 	if tr := conv.Transcript(); tr[len(tr)-1].Undelivered {
 		t.Error("polled message marked undelivered")
+	}
+}
+
+func TestMessages_lost_with_the_application_are_marked_undelivered(t *testing.T) {
+	s := newServer(t, Options{})
+	_, conv, _ := connected(t, s)
+	if err := conv.Say("sip:alice@contoso.com", "into the void"); err != nil {
+		t.Fatal(err)
+	}
+	s.KillApplication("sip:bot@contoso.com")
+	tr := conv.Transcript()
+	if last := tr[len(tr)-1]; !last.Undelivered || conv.State() != "Disconnected" {
+		t.Errorf("after kill: %+v, state %s", last, conv.State())
+	}
+	if err := conv.Say("sip:alice@contoso.com", "x"); !errors.Is(err, ErrConversationEnded) {
+		t.Errorf("Say after kill = %v", err)
 	}
 }

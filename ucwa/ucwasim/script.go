@@ -222,6 +222,14 @@ func (c *Conversation) endLocked() {
 	}
 	a.events.emit("conversation", cp, event{"link": lk3("localParticipant", c.partPath(c.bot.uri), c.bot.name), "type": "deleted"})
 	a.events.emit("communication", c.commPath(), event{"link": lk2("conversation", cp), "type": "deleted"})
+	c.dropHeldLocked()
+}
+
+// dropHeldLocked marks the messages held for an accept that never came as undelivered.
+func (c *Conversation) dropHeldLocked() {
+	for _, idx := range c.held {
+		c.transcript[idx].Undelivered = true
+	}
 	c.held = nil
 }
 
@@ -229,5 +237,5 @@ func (c *Conversation) endLocked() {
 func (c *Conversation) endSilentlyLocked() {
 	c.state = "Disconnected"
 	c.members = nil
-	c.held = nil
+	c.dropHeldLocked()
 }
