@@ -81,3 +81,26 @@ func TestInject_on_the_token_endpoint_by_user(t *testing.T) {
 	c.json("POST", s.URL()+tokenPath, "application/x-www-form-urlencoded", "grant_type=password&username=bot@contoso.com&password=pw", 500)
 	c.json("POST", s.URL()+tokenPath, "application/x-www-form-urlencoded", "grant_type=password&username=bot@contoso.com&password=pw", 200)
 }
+
+func TestRequests_log_names_rel_user_and_status(t *testing.T) {
+	s := newServer(t, Options{})
+	bot := available(t, s, "sip:bot@contoso.com")
+	bot.poll()
+	var got []string
+	for _, r := range s.Requests() {
+		got = append(got, r.Method+" "+r.Rel+" "+r.User+" "+http.StatusText(r.Status))
+	}
+	want := []string{
+		"GET root  OK",
+		"GET user  Unauthorized",
+		"POST token sip:bot@contoso.com OK",
+		"GET user sip:bot@contoso.com OK",
+		"POST applications sip:bot@contoso.com Created",
+		"POST makeMeAvailable sip:bot@contoso.com No Content",
+		"GET application sip:bot@contoso.com OK",
+		"GET events sip:bot@contoso.com OK",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
