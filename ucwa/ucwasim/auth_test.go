@@ -103,11 +103,11 @@ func TestDelete_application_then_404_ApplicationNotFound(t *testing.T) {
 }
 
 func TestTokens_expire_and_can_be_revoked(t *testing.T) {
-	s := newServer(t, Options{TimeScale: 600, TokenLifetime: time.Minute, AppIdleTimeout: time.Hour})
+	s := newServer(t, Options{TimeScale: 600, TokenLifetime: 5 * time.Minute, AppIdleTimeout: time.Hour})
 	bot := signIn(t, s, "sip:bot@contoso.com", "pw")
 	self := href(bot.app, "self")
 	bot.json("GET", self, "", "", 200)
-	time.Sleep(150 * time.Millisecond) // 90 simulated seconds
+	time.Sleep(600 * time.Millisecond) // 6 simulated minutes
 	resp, _ := bot.do("GET", self, "", "")
 	if resp.StatusCode != 401 || len(resp.Header.Values("WWW-Authenticate")) != 2 {
 		t.Fatalf("expired token: %d %v", resp.StatusCode, resp.Header)

@@ -49,13 +49,13 @@ func waitEvent(t *testing.T, ch <-chan flat, want string) flat {
 }
 
 func TestAvailability_drops_to_Away_when_reportMyActivity_is_late(t *testing.T) {
-	s := newServer(t, Options{TimeScale: 600, AppIdleTimeout: time.Hour})
+	s := newServer(t, Options{TimeScale: 240, AppIdleTimeout: time.Hour}) // 4 minutes = 1 s
 	bot := available(t, s, "sip:bot@contoso.com")
 	evs := keepPolling(t, bot)
 	if got := s.Presence("sip:bot@contoso.com"); got != "Online" {
 		t.Fatalf("presence = %s", got)
 	}
-	waitEvent(t, evs, "me>presence:updated") // 4 simulated minutes = 0.4 s
+	waitEvent(t, evs, "me>presence:updated")
 	if got := s.Presence("sip:bot@contoso.com"); got != "Away" {
 		t.Fatalf("presence after 4 minutes = %s", got)
 	}
@@ -67,10 +67,10 @@ func TestAvailability_drops_to_Away_when_reportMyActivity_is_late(t *testing.T) 
 }
 
 func TestApplication_expires_when_not_polled(t *testing.T) {
-	s := newServer(t, Options{TimeScale: 600}) // 3 simulated minutes = 0.3 s
+	s := newServer(t, Options{TimeScale: 300}) // 3 simulated minutes = 0.6 s
 	bot := signIn(t, s, "sip:bot@contoso.com", "pw")
 	bot.poll()
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(800 * time.Millisecond)
 	m := bot.json("GET", href(bot.app, "self"), "", "", 410)
 	if m["subcode"] != "InactiveApplicationExpired" {
 		t.Errorf("idle application = %v", m)
@@ -78,26 +78,26 @@ func TestApplication_expires_when_not_polled(t *testing.T) {
 }
 
 func TestApplication_lives_while_a_PGET_is_parked(t *testing.T) {
-	s := newServer(t, Options{TimeScale: 600})
+	s := newServer(t, Options{TimeScale: 300}) // 3 simulated minutes = 0.6 s
 	bot := signIn(t, s, "sip:bot@contoso.com", "pw")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		bot.do("GET", withTimeout(bot.next, "600"), "", "") // 1 s real
+		bot.do("GET", withTimeout(bot.next, "600"), "", "") // 2 s real
 	}()
 	waitParked(t, s, bot)
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(800 * time.Millisecond)
 	bot.json("GET", href(bot.app, "self"), "", "", 200)
 	<-done
 }
 
 func TestIncoming_message_not_polled_within_30s_is_dropped(t *testing.T) {
-	s := newServer(t, Options{TimeScale: 600, AppIdleTimeout: time.Hour})
+	s := newServer(t, Options{TimeScale: 100, AppIdleTimeout: time.Hour})
 	bot, conv, _ := connected(t, s)
 	if err := conv.Say("sip:alice@contoso.com", "anyone?"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // 60 simulated seconds
+	time.Sleep(500 * time.Millisecond) // 50 simulated seconds
 	if evs := flatten(bot.poll()); len(evs) != 0 {
 		t.Errorf("dropped message delivered: %v", evs)
 	}
