@@ -14,9 +14,9 @@
 // # Time
 //
 // Time rules run on a simulated clock (Now) that runs Options.TimeScale times faster than real
-// time. Durations on the wire are simulated too: the P-GET timeout parameter (seconds, default
-// 180, any value from 1 to 1800 accepted and remembered per application) and the token's
-// expires_in. The rules:
+// time. Durations on the wire are simulated too: the token's expires_in, and the P-GET timeout
+// parameter (seconds, default 180; any positive value up to 1800 is accepted, fractions too,
+// and remembered per application). The rules:
 //
 //   - tokens expire after Options.TokenLifetime; the next request gets 401 and the challenge;
 //   - the bot's availability drops to Away (with a presence updated event) when its last

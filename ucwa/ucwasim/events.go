@@ -87,8 +87,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rt route, 
 		return
 	}
 	ec := &a.events
-	if t, err := strconv.Atoi(q.Get("timeout")); err == nil && t > 0 {
-		ec.timeout = time.Duration(min(t, 1800)) * time.Second
+	if t, err := strconv.ParseFloat(q.Get("timeout"), 64); err == nil && t > 0 {
+		ec.timeout = time.Duration(min(t, 1800) * float64(time.Second))
 	}
 	me := &pget{replaced: make(chan struct{})}
 	if ec.parked != nil {

@@ -162,3 +162,14 @@ func TestExpireApplication_answers_410(t *testing.T) {
 		t.Errorf("after expire = %v", m)
 	}
 }
+
+func TestEvents_timeout_parameter_is_remembered(t *testing.T) {
+	s := newServer(t, Options{TimeScale: 1})
+	bot := signIn(t, s, "sip:bot@contoso.com", "pw")
+	bot.json("GET", withTimeout(bot.next, "0.05"), "", "", 200) // 50 ms
+	start := time.Now()
+	bot.json("GET", strings.Replace(bot.next, "ack=1", "ack=2", 1), "", "", 200) // no timeout: the remembered one
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("second P-GET took %v; the timeout was not remembered", d)
+	}
+}
