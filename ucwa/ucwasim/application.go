@@ -233,7 +233,7 @@ func (s *Server) appsOf(uri string) []*application {
 	return out
 }
 
-// activeApp is the live, available application of uri that most recently reported activity.
+// activeApp is the newest live application of uri that made itself available.
 func (s *Server) activeApp(uri string) *application {
 	var best *application
 	for _, a := range s.appsOf(uri) {

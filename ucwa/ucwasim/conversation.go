@@ -39,8 +39,6 @@ type Conversation struct {
 
 	members    []*member // remote participants present
 	transcript []Message
-	msgIndex   map[int]int // message number → transcript index
-	msgSeq     int
 	held       []int // transcript indexes said before the bot accepted
 	pendingOut string
 }
@@ -123,7 +121,7 @@ func (s *Server) Invite(from, to, firstMessage string) (*Conversation, error) {
 func (s *Server) newConversationLocked(a *application, peer *user, direction string) *Conversation {
 	c := &Conversation{
 		s: s, app: a, id: randID(4), bot: a.user, peer: peer, direction: direction,
-		inv: randID(4), threadID: randID(12), msgIndex: map[int]int{}, invited: s.clock.now(),
+		inv: randID(4), threadID: randID(12), invited: s.clock.now(),
 	}
 	a.convs[c.id] = c
 	a.invs[c.inv] = c
@@ -131,29 +129,23 @@ func (s *Server) newConversationLocked(a *application, peer *user, direction str
 	return c
 }
 
-// addMessageLocked appends m to the transcript, numbers it, and wakes transcript waiters.
+// addMessageLocked appends m to the transcript and wakes transcript waiters. Messages are
+// numbered from 1 in transcript order: message n is transcript[n-1].
 func (c *Conversation) addMessageLocked(m Message) (n, idx int) {
 	m.Conversation = c.id
 	m.Time = c.s.clock.now()
 	c.transcript = append(c.transcript, m)
-	c.msgSeq++
 	idx = len(c.transcript) - 1
-	c.msgIndex[c.msgSeq] = idx
 	if m.From == c.bot.uri {
 		c.s.sent = append(c.s.sent, msgRef{c, idx})
 	}
 	c.s.broadcastLocked()
-	return c.msgSeq, idx
+	return idx + 1, idx
 }
 
 // emitIncomingLocked queues the message event for transcript index idx (subject to the 30 s rule).
 func (c *Conversation) emitIncomingLocked(idx int) {
-	n := 0
-	for k, v := range c.msgIndex {
-		if v == idx {
-			n = k
-		}
-	}
+	n := idx + 1
 	c.app.events.emitQueued(&queued{
 		sender: "conversation", senderHref: c.path(), conv: c, msg: idx, at: c.s.clock.now(),
 		ev: event{

@@ -35,7 +35,7 @@ func (c *Conversation) conversationResource() map[string]any {
 		mods = []string{"Messaging"}
 	}
 	if c.state == "Connected" {
-		links["localParticipant"] = lk3t(c.partPath(c.bot.uri), c.bot.name)
+		links["localParticipant"] = lkt(c.partPath(c.bot.uri), c.bot.name)
 		links["addParticipant"] = lk(c.app.base + "/communication/participantInvitations?conversation=" + c.id)
 	}
 	return map[string]any{
@@ -50,9 +50,6 @@ func (c *Conversation) conversationResource() map[string]any {
 		"rel":              "conversation",
 	}
 }
-
-// lk3t is a link object with a title (for _links maps).
-func lk3t(href, title string) map[string]any { return lkt(href, title) }
 
 // messagingResource is the conversation's IM modality; links appear only while valid.
 func (c *Conversation) messagingResource() map[string]any {
@@ -167,7 +164,7 @@ func (c *Conversation) invitationResource(withAnswerLinks bool) map[string]any {
 
 // messageResource is message number n (1-based) of the conversation.
 func (c *Conversation) messageResource(n int) map[string]any {
-	m := c.transcript[c.msgIndex[n]]
+	m := c.transcript[n-1]
 	p := c.msgPath() + "/messages/" + itoa(int64(n))
 	links := map[string]any{"self": lk(p), "messaging": lk(c.msgPath())}
 	dir := "Outgoing"

@@ -96,7 +96,7 @@ func (s *Server) getConversationPart(w http.ResponseWriter, c *Conversation, rt 
 		}
 	case "message":
 		n, err := strconv.Atoi(rt.msgID)
-		if _, ok := c.msgIndex[n]; err != nil || !ok {
+		if err != nil || n < 1 || n > len(c.transcript) {
 			writeError(w, http.StatusNotFound, "ResourceNotFound", "")
 			return
 		}
