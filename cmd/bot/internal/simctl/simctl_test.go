@@ -13,7 +13,7 @@ import (
 
 func start(t *testing.T) *simctl.Client {
 	t.Helper()
-	sim, err := ucwasim.New(ucwasim.Options{})
+	sim, err := ucwasim.New(ucwasim.Options{InviteWait: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
