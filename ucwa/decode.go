@@ -17,7 +17,7 @@ type wireLink struct {
 // UnmarshalJSON decodes _links: each relation is a link object, an array of them, or null.
 // Hrefs stay as sent; DecodeResource and DecodeBatch resolve them.
 func (l *Links) UnmarshalJSON(data []byte) error {
-	if isNull(data) {
+	if isNull(data) || isEmptyArray(data) {
 		*l = nil
 		return nil
 	}
@@ -78,7 +78,7 @@ func (r *Resource) UnmarshalJSON(data []byte) error {
 // decodeEmbedded decodes an _embedded object; each relation holds a resource, an array of
 // them, or null.
 func decodeEmbedded(data []byte) (map[string][]*Resource, error) {
-	if isNull(data) {
+	if isNull(data) || isEmptyArray(data) {
 		return nil, nil
 	}
 	var raw map[string]json.RawMessage
@@ -127,6 +127,12 @@ func oneOrMany(data []byte) ([]json.RawMessage, error) {
 }
 
 func isNull(data []byte) bool { return string(bytes.TrimSpace(data)) == "null" }
+
+// isEmptyArray reports "[]", which some serialisers write for an empty object.
+func isEmptyArray(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) >= 2 && t[0] == '[' && len(bytes.TrimSpace(t[1:len(t)-1])) == 0 && t[len(t)-1] == ']'
+}
 
 // DecodeResource decodes a resource body and resolves every href in it (links of embedded
 // resources too) against base, the URL that was requested. A nil base leaves hrefs as sent.

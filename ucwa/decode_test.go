@@ -14,7 +14,7 @@ func TestDecodeResource_links_object_or_array(t *testing.T) {
 		"self":{"href":"/ucwa/oauth/v1/applications/104/communication/conversations?filter=active"},
 		"conversation":[{"href":"conversations/a"},{"href":"https://other.contoso.com/x/b","title":"B"}],
 		"single":[{"href":"/one"}],
-		"none":null}}`), testBase)
+		"none":null}, "_embedded": []}`), testBase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +206,16 @@ func TestDecodeBatch_errors_name_sender_and_event(t *testing.T) {
 	}
 	if _, err := DecodeBatch([]byte(`{"_links":`), testBase); err == nil || !strings.Contains(err.Error(), "offset") {
 		t.Fatalf("truncated body: %v", err)
+	}
+}
+
+func TestDecodeResource_empty_arrays_for_empty_objects(t *testing.T) {
+	r, err := DecodeResource([]byte(`{"rel":"x","_links":[ ],"_embedded":[]}`), testBase)
+	if err != nil || len(r.Links) != 0 || len(r.Embedded) != 0 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if _, err := DecodeResource([]byte(`{"_links":[{"href":"/x"}]}`), testBase); err == nil {
+		t.Fatal("a non-empty links array was accepted")
 	}
 }
 

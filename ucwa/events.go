@@ -44,6 +44,9 @@ func (c *Client) Poll(ctx context.Context, href string, timeout time.Duration) (
 	if err != nil {
 		return nil, err
 	}
+	if b.Continue() == "" {
+		return nil, fmt.Errorf("ucwa: poll %s: answer has no next, resync or resume link", redactURL(target))
+	}
 	return b, nil
 }
 
