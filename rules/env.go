@@ -1,0 +1,274 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+)
+
+// Input is what a Set evaluates: one event with the conversation's state.
+type Input struct {
+	Event *event.Event
+	// State is the conversation's persisted state; nil reads as empty.
+	State map[string]any
+	// Presence returns the last known presence of a subscribed contact;
+	// nil when the bot has none.
+	Presence func(uri string) (event.Presence, bool)
+	Bot      Bot
+	// Now is the evaluation time; zero means time.Now(). It is shown to
+	// expressions in the Set's time zone.
+	Now time.Time
+}
+
+// Bot describes the bot account to expressions.
+type Bot struct {
+	Account string `expr:"account"` // sip:helpdesk@contoso.com
+	Name    string `expr:"name"`
+}
+
+// Env is the environment every expression is compiled against and
+// evaluated in. Its expr tags are the names expressions use; see
+// docs/rules.md.
+type Env struct {
+	Event        EventView          `expr:"event"`
+	Participant  event.Participant  `expr:"participant"`
+	Conversation event.Conversation `expr:"conversation"`
+	Message      event.Message      `expr:"message"`
+	State        map[string]any     `expr:"state"`
+	Bot          Bot                `expr:"bot"`
+	Now          time.Time          `expr:"now"`
+	Vars         map[string]any     `expr:"vars"`
+
+	Presence  func(uri string) event.Presence `expr:"presence"`
+	Available func(uri string) bool           `expr:"available"`
+	Between   func(from, to string) bool      `expr:"between"`
+	Weekday   func() string                   `expr:"weekday"`
+	Weekend   func() bool                     `expr:"weekend"`
+
+	in *Input
+}
+
+// newEnv returns an Env whose helper functions read its own fields, so one
+// Env can be reused for many evaluations without allocating closures.
+func newEnv(vars map[string]any) *Env {
+	e := &Env{Vars: vars}
+	e.Presence = func(uri string) event.Presence {
+		if e.in != nil && e.in.Presence != nil {
+			if p, ok := e.in.Presence(uri); ok {
+				return p
+			}
+		}
+		return event.Presence{URI: uri}
+	}
+	e.Available = func(uri string) bool { return e.Presence(uri).Available() }
+	e.Between = func(from, to string) bool {
+		// Constant clock strings were checked at load time (clockCheck);
+		// others that do not parse make the range empty.
+		f, _ := parseClock(from)
+		t, _ := parseClock(to)
+		return clockBetween(e.Now, f, t)
+	}
+	e.Weekday = func() string { return e.Now.Weekday().String() }
+	e.Weekend = func() bool {
+		d := e.Now.Weekday()
+		return d == time.Saturday || d == time.Sunday
+	}
+	return e
+}
+
+// EventView is the event as expressions see it: event.Event with its kind
+// as a plain string, so `event.kind == "message.received"` compiles.
+type EventView struct {
+	ID           string             `expr:"id"`
+	Kind         string             `expr:"kind"`
+	Account      string             `expr:"account"`
+	Time         time.Time          `expr:"time"`
+	Conversation event.Conversation `expr:"conversation"`
+	Participant  event.Participant  `expr:"participant"`
+	Message      event.Message      `expr:"message"`
+	Presence     event.Presence     `expr:"presence"`
+}
+
+var noEvent = new(event.Event)
+
+// bind points the Env at in.
+func (e *Env) bind(in *Input, loc *time.Location) {
+	e.in = in
+	ev := in.Event
+	if ev == nil {
+		ev = noEvent
+	}
+	e.Event = EventView{
+		ID: ev.ID, Kind: string(ev.Kind), Account: ev.Account, Time: ev.Time,
+		Conversation: ev.Conversation, Participant: ev.Participant, Message: ev.Message, Presence: ev.Presence,
+	}
+	e.Participant = ev.Participant
+	e.Conversation = ev.Conversation
+	e.Message = ev.Message
+	e.State = in.State
+	e.Bot = in.Bot
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	e.Now = now.In(loc)
+}
+
+// unbind drops the references to the last input, so a pooled Env keeps no
+// event alive.
+func (e *Env) unbind() {
+	e.in, e.Event, e.State = nil, EventView{}, nil
+	e.Participant, e.Conversation, e.Message = event.Participant{}, event.Conversation{}, event.Message{}
+}
+
+// parseClock parses "HH:MM" into minutes after midnight.
+func parseClock(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a time of day (want HH:MM, 00:00 to 23:59)", s)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// clockBetween reports whether now's time of day is in [from, to); a range
+// whose end is before its start runs over midnight.
+func clockBetween(now time.Time, from, to int) bool {
+	m := now.Hour()*60 + now.Minute()
+	if from <= to {
+		return m >= from && m < to
+	}
+	return m >= from || m < to
+}
+
+// functions are the pure helpers every expression can call.
+var functions = []expr.Option{
+	expr.Function("icontains", func(p ...any) (any, error) {
+		return containsFold(p[0].(string), p[1].(string)), nil
+	}, new(func(s, substr string) bool)),
+	expr.Function("iprefix", func(p ...any) (any, error) {
+		s, pre := p[0].(string), p[1].(string)
+		return len(s) >= len(pre) && strings.EqualFold(s[:len(pre)], pre), nil
+	}, new(func(s, prefix string) bool)),
+	expr.Function("isuffix", func(p ...any) (any, error) {
+		s, suf := p[0].(string), p[1].(string)
+		return len(s) >= len(suf) && strings.EqualFold(s[len(s)-len(suf):], suf), nil
+	}, new(func(s, suffix string) bool)),
+	expr.Function("iequals", func(p ...any) (any, error) {
+		return strings.EqualFold(p[0].(string), p[1].(string)), nil
+	}, new(func(a, b string) bool)),
+	expr.Function("domain", func(p ...any) (any, error) {
+		_, d := splitURI(p[0].(string))
+		return d, nil
+	}, new(func(uri string) string)),
+	expr.Function("user", func(p ...any) (any, error) {
+		u, _ := splitURI(p[0].(string))
+		return u, nil
+	}, new(func(uri string) string)),
+	expr.Function(mapGetName, func(p ...any) (any, error) {
+		m, _ := p[0].(map[string]any)
+		return m[p[1].(string)], nil
+	}, new(func(m map[string]any, key string) any)),
+	expr.Patch(mapGetPatch{}),
+}
+
+// mapGetName is the function mapGetPatch calls; its name is not an
+// identifier, so no expression can call it directly.
+const mapGetName = "$get"
+
+var anyMapType = reflect.TypeOf(map[string]any(nil))
+
+// mapGetPatch turns the member access m.key on a map[string]any (state.step,
+// vars.helpdesk) into a direct map lookup. The result is the same (nil for
+// a missing key or a nil map); the VM's generic fetch goes through
+// reflection and allocates on every access.
+type mapGetPatch struct{}
+
+func (mapGetPatch) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || m.Method || m.Node.Type() != anyMapType {
+		return
+	}
+	key, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return
+	}
+	call := &ast.CallNode{
+		Callee:    &ast.IdentifierNode{Value: mapGetName},
+		Arguments: []ast.Node{m.Node, &ast.StringNode{Value: key.Value}},
+	}
+	ast.Patch(node, call)
+}
+
+// containsFold is strings.Contains of the lower-cased strings, without
+// allocating when both are ASCII.
+func containsFold(s, sub string) bool {
+	if !isASCII(s) || !isASCII(sub) {
+		return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	}
+	n := len(sub)
+	if n == 0 {
+		return true
+	}
+	for i := 0; i+n <= len(s); i++ {
+		if asciiEqualFold(s[i:i+n], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiEqualFold compares two ASCII strings of the same length without
+// regard to case.
+func asciiEqualFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// splitURI splits sip:alice@Contoso.com into "alice" and "contoso.com".
+func splitURI(uri string) (user, domain string) {
+	s := uri
+	if i := strings.IndexByte(s, ':'); i >= 0 && !strings.Contains(s[:i], "@") {
+		s = s[i+1:]
+	}
+	if i := strings.IndexAny(s, ";?>"); i >= 0 {
+		s = s[:i]
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s, ""
+	}
+	return s[:at], strings.ToLower(s[at+1:])
+}
+
+var errNotBool = errors.New("the condition did not return a bool")

@@ -1,0 +1,170 @@
+package rulestest_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ucwabot/ucwabot/rules"
+	"github.com/ucwabot/ucwabot/rules/rulestest"
+)
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"unknown key", "cases:\n  - name: a\n    event: {kind: typing}\n    expekt: {}\n", "line 4: field expekt not found in type rulestest.Case"},
+		{"bad kind", "cases:\n  - name: a\n    event: {kind: typed}\n", `c.yaml:2: case "a": event.kind: unknown event kind "typed"`},
+		{"no kind", "cases:\n  - name: a\n    event: {}\n", `c.yaml:2: case "a": event.kind: unknown event kind ""`},
+		{"bad now", "cases:\n  - name: x\n    event: {kind: typing}\n  - name: a\n    event: {kind: typing}\n    now: tomorrow\n", `c.yaml:4: case "a": now: want RFC 3339`},
+		{"bad invitation", "cases:\n  - name: a\n    event: {kind: invitation.received}\n    expect: {invitation: maybe}\n", `c.yaml:2: case "a": expect.invitation: want accept or decline, got "maybe"`},
+		{"no name", "cases:\n  - event: {kind: typing}\n", `c.yaml:2: case 1: name is required`},
+		{"no cases", "cases: []\n", `c.yaml: no cases`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := rulestest.Parse("c.yaml", []byte(c.src))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+const rulesSrc = `timezone: Europe/Berlin
+subscribe: [sip:bob@contoso.com]
+invitations:
+  accept: 'domain(participant.uri) == "contoso.com"'
+rules:
+  - name: greet
+    on: participant.joined
+    when: '!participant.local'
+    do:
+      - reply: {text: hi}
+      - set: {greeted: true}
+    cooldown: {window: 24h, per: [participant]}
+  - name: status
+    on: message.received
+    when: 'message.text matches "(?i)^status" && between("09:00", "17:00")'
+    do: [reply]
+    stop: true
+  - name: handoff
+    on: message.received
+    when: 'available("sip:bob@contoso.com") && (state.step ?? 0) == 1'
+    do: [forward]
+`
+
+func TestRunFile(t *testing.T) {
+	dir := t.TempDir()
+	rp := write(t, dir, "rules.yaml", rulesSrc)
+	cp := write(t, dir, "rules.cases.yaml", `cases:
+  - name: greets alice
+    event:
+      kind: participant.joined
+      participant: {uri: sip:alice@contoso.com, name: Alice}
+    now: 2026-03-02T10:00:00+01:00
+    expect: {rules: [greet], calls: [reply, set]}
+  - name: second greeting suppressed
+    event:
+      kind: participant.joined
+      participant: {uri: sip:alice@contoso.com}
+    now: 2026-03-02T20:00:00+01:00
+    expect: {rules: []}
+  - name: greets again the next day
+    event:
+      kind: participant.joined
+      participant: {uri: sip:alice@contoso.com}
+    now: 2026-03-03T10:00:01+01:00
+    expect: {rules: [greet]}
+  - name: status in hours stops
+    event: {kind: message.received, message: {text: "Status?"}}
+    state: {step: 1}
+    presence:
+      sip:bob@contoso.com: Online
+    now: 2026-03-02T10:00:00+01:00
+    expect: {rules: [status], calls: [reply]}
+  - name: handoff after hours
+    event: {kind: message.received, message: {text: "Status?"}}
+    state: {step: 1}
+    presence:
+      sip:bob@contoso.com: Online
+    now: 2026-03-02T18:00:00+01:00
+    expect: {rules: [handoff], calls: [forward]}
+  - name: invitation accepted
+    event: {kind: invitation.received, participant: {uri: sip:carol@contoso.com}}
+    expect: {invitation: accept}
+  - name: invitation declined
+    event: {kind: invitation.received, participant: {uri: sip:eve@evil.example}}
+    expect: {invitation: decline}
+`)
+	rep, err := rulestest.RunFile(rules.Options{}, []string{rp}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total() != 7 || rep.Failed() != 0 {
+		t.Fatalf("report:\n%s", rep)
+	}
+	if !strings.HasSuffix(rep.String(), "7 cases, 7 passed, 0 failed\n") {
+		t.Errorf("report:\n%s", rep)
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	dir := t.TempDir()
+	rp := write(t, dir, "rules.yaml", rulesSrc)
+	cp := write(t, dir, "bad.cases.yaml", `cases:
+  - name: passes
+    event: {kind: typing}
+    expect: {rules: []}
+  - name: wrong rules
+    event:
+      kind: participant.joined
+      participant: {uri: sip:alice@contoso.com}
+    expect: {rules: [status], calls: [leave]}
+  - name: wrong invitation
+    event: {kind: invitation.received, participant: {uri: sip:eve@evil.example}}
+    expect: {invitation: accept}
+`)
+	rep, err := rulestest.RunFile(rules.Options{}, []string{rp}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total() != 3 || rep.Failed() != 2 || !rep.Results[0].Passed() || rep.Results[1].Passed() {
+		t.Fatalf("report:\n%s", rep)
+	}
+	out := rep.String()
+	for _, want := range []string{
+		"ok   passes\n",
+		"FAIL wrong rules (" + cp + ":5)\n     rules: got [greet], want [status]\n     calls: got [reply, set], want [leave]\n",
+		"FAIL wrong invitation (" + cp + ":10)\n     invitation: got decline, want accept\n",
+		"3 cases, 1 passed, 2 failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// Rules that do not load are an error.
+	bad := write(t, dir, "broken.yaml", "rules: 3\n")
+	if _, err := rulestest.RunFile(rules.Options{}, []string{bad}, cp); err == nil {
+		t.Error("RunFile with broken rules succeeded")
+	}
+}
+
+// The cases of the rules package's test data directory pass.
+func TestRunTestdataDir(t *testing.T) {
+	rep, err := rulestest.RunFile(rules.Options{}, []string{"../testdata/dir"}, "../testdata/dir/skip.cases.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() != 0 || rep.Total() != 1 {
+		t.Errorf("report:\n%s", rep)
+	}
+}
