@@ -1,0 +1,328 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/handlers"
+	"github.com/ucwabot/ucwabot/rules"
+	"github.com/ucwabot/ucwabot/store"
+)
+
+// feed reads the account's inbox and hands its entries to the workers,
+// keeping at most QueueSize of them in flight: when that many wait, it
+// stops reading (backpressure on the inbox, never a drop). Entries left
+// by a crash or a previous owner come first.
+func (a *account) feed(ctx context.Context) {
+	b := a.e.newBackoff()
+	for ctx.Err() == nil {
+		room := a.e.cfg.QueueSize - a.inflightLen()
+		if room <= 0 {
+			a.waitWake(ctx, time.Second)
+			continue
+		}
+		start := time.Now()
+		entries, err := a.e.store.Pending(ctx, a.addr, room, 500*time.Millisecond)
+		a.e.met.storeLatency.WithLabelValues("pending").Observe(time.Since(start).Seconds())
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.WithError(err).Warn("read inbox")
+			sleep(ctx, b.NextBackOff())
+			continue
+		}
+		b.Reset()
+		added := 0
+		for _, en := range entries {
+			a.mu.Lock()
+			dup := a.inflight[en.ID]
+			if !dup {
+				a.inflight[en.ID] = true
+			}
+			n := len(a.inflight)
+			a.mu.Unlock()
+			if dup {
+				continue
+			}
+			a.e.met.queueDepth.WithLabelValues(a.addr).Set(float64(n))
+			a.e.q.push(a.addr+"\x00"+en.Conversation, job{acct: a, entry: en})
+			added++
+		}
+		if added == 0 && len(entries) > 0 {
+			a.waitWake(ctx, 200*time.Millisecond)
+		}
+	}
+}
+
+func (a *account) waitWake(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-a.wake:
+	case <-t.C:
+	}
+}
+
+func (a *account) inflightLen() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.inflight)
+}
+
+func (a *account) finish(id string) {
+	a.mu.Lock()
+	delete(a.inflight, id)
+	n := len(a.inflight)
+	a.mu.Unlock()
+	a.e.met.queueDepth.WithLabelValues(a.addr).Set(float64(n))
+	signal(a.wake)
+}
+
+func (a *account) clearInflight() {
+	a.mu.Lock()
+	a.inflight = map[string]bool{}
+	a.mu.Unlock()
+}
+
+// waitInflight waits until no event of the account is in flight, at most
+// d; it reports whether they all finished.
+func (a *account) waitInflight(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for a.inflightLen() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// work is one worker of the shared pool.
+func (e *Engine) work(ctx context.Context) {
+	for {
+		key, j, ok := e.q.take()
+		if !ok {
+			return
+		}
+		j.acct.handle(ctx, j.entry)
+		e.q.done(key)
+		j.acct.finish(j.entry.ID)
+	}
+}
+
+// handle runs one inbox entry through the rules and handlers and
+// completes it: the entry leaves the inbox, its event is marked done and
+// its state changes are written, all at once, under the lease's fence.
+// Store failures are retried with backoff (the conversation waits); a
+// replayed event that is already done runs nothing.
+func (a *account) handle(ctx context.Context, en store.Entry) {
+	var env envelope
+	if err := json.Unmarshal(en.Payload, &env); err != nil {
+		a.log.WithError(err).WithField("entry", en.ID).Error("undecodable inbox entry; dropping it")
+		a.complete(ctx, store.Completion{Entry: en})
+		return
+	}
+	ev := env.Event
+	log := a.log.WithFields(logrus.Fields{"event": ev.ID, "kind": ev.Kind, "conversation": ev.Conversation.ID})
+	var done bool
+	if err := a.storeRetry(ctx, "done", func() error {
+		var err error
+		done, err = a.e.store.Done(ctx, a.addr, en.EventID)
+		return err
+	}); err != nil {
+		return
+	}
+	if done {
+		log.Debug("event already handled; skipping")
+		a.complete(ctx, store.Completion{Entry: en})
+		return
+	}
+	if conv := ev.Conversation.ID; conv != "" && env.Links.Self != "" {
+		if _, ok := a.links.get(conv); !ok && ev.Kind != event.ConversationEnded {
+			a.links.update(conv, func(l *convLinks) { l.merge(env.Links) })
+		}
+	}
+	var fields store.Fields
+	if ev.Conversation.ID != "" {
+		if err := a.storeRetry(ctx, "load state", func() error {
+			var err error
+			fields, err = a.e.store.LoadState(ctx, a.addr, ev.Conversation.ID)
+			return err
+		}); err != nil {
+			return
+		}
+	}
+	st := event.NewState(fields)
+	fired, herr := a.runRules(ctx, log, &ev, env.Links, st)
+	set, del := st.Changes()
+	if !a.complete(ctx, store.Completion{Entry: en, Set: set, Delete: del}) {
+		return
+	}
+	if a.e.obs != nil {
+		a.e.obs.EventHandled(ev, fired, herr)
+	}
+}
+
+// complete writes a completion, retrying store failures; it reports
+// whether it was written.
+func (a *account) complete(ctx context.Context, c store.Completion) bool {
+	c.Fence = a.fence()
+	c.DoneTTL = a.e.cfg.DoneTTL
+	err := a.storeRetry(ctx, "complete", func() error {
+		start := time.Now()
+		err := a.e.store.Complete(ctx, a.addr, c)
+		a.e.met.storeLatency.WithLabelValues("complete").Observe(time.Since(start).Seconds())
+		return err
+	})
+	if errors.Is(err, store.ErrFenced) {
+		a.log.WithError(err).Error("completion refused: lease lost")
+	}
+	return err == nil
+}
+
+// storeRetry retries a store operation with backoff until it succeeds,
+// the lease is lost (ErrFenced) or ctx ends.
+func (a *account) storeRetry(ctx context.Context, op string, fn func() error) error {
+	b := a.e.newBackoff()
+	for {
+		err := fn()
+		if err == nil || errors.Is(err, store.ErrFenced) || ctx.Err() != nil {
+			return err
+		}
+		a.e.met.storeErrors.WithLabelValues(op).Inc()
+		a.log.WithError(err).WithField("op", op).Warn("store unavailable; retrying")
+		if !sleep(ctx, b.NextBackOff()) {
+			return ctx.Err()
+		}
+	}
+}
+
+// runRules evaluates the rules for ev and runs the matching handlers in
+// order; it returns the names of the rules that fired and the first error.
+func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State) ([]string, error) {
+	set := a.e.rules.Current()
+	in := &rules.Input{
+		Event:    ev,
+		State:    st.Map(),
+		Presence: a.contactPresence,
+		Bot:      rules.Bot{Account: a.addr},
+		Now:      time.Now(),
+	}
+	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	var matches []rules.Match
+	if set != nil {
+		var err error
+		matches, err = set.Eval(ctx, in, marker{a})
+		if err != nil {
+			a.e.met.ruleErrors.WithLabelValues(a.addr, "").Inc()
+			log.WithError(err).Warn("rule evaluation")
+			keep(err)
+		}
+	}
+	decided := new(decision)
+	var fired []string
+	step := 0
+	for _, m := range matches {
+		fired = append(fired, m.Rule.Name)
+		a.e.met.ruleMatches.WithLabelValues(a.addr, m.Rule.Name).Inc()
+		for i, s := range m.Rule.Do {
+			step++
+			hlog := log.WithFields(logrus.Fields{"rule": m.Rule.Name, "handler": s.Plugin})
+			if a.e.cfg.Shadow {
+				hlog.Info("shadow: would run handler")
+				continue
+			}
+			h, ok := s.Instance.(handlers.Handler)
+			if !ok {
+				hlog.Error("rule step has no handler instance")
+				continue
+			}
+			req := &handlers.Request{
+				Event: ev,
+				State: st,
+				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
+				Log:   hlog,
+				Reply: a.responder(ev, links, step, decided),
+			}
+			start := time.Now()
+			err := a.callHandler(ctx, h, req)
+			dur := time.Since(start)
+			a.e.met.handlerLatency.WithLabelValues(s.Plugin).Observe(dur.Seconds())
+			set.Observe(m.Rule, dur, err)
+			if err != nil {
+				a.e.met.ruleErrors.WithLabelValues(a.addr, m.Rule.Name).Inc()
+				hlog.WithError(err).Warn("handler failed")
+				keep(err)
+			}
+		}
+	}
+	// The invitation policy applies in shadow mode too: a shadow bot takes
+	// the conversations it would take, and only its handlers are silent.
+	if ev.Kind == event.InvitationReceived && !decided.done() {
+		keep(a.defaultInvitation(ctx, log, set, in, ev, links, decided))
+	}
+	return fired, firstErr
+}
+
+// defaultInvitation accepts or declines an invitation no handler decided:
+// declined while shutting down, else as the rules' invitation policy says
+// (default: accept).
+func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger, set *rules.Set, in *rules.Input, ev *event.Event, links convLinks, d *decision) error {
+	accept := !a.e.isDraining()
+	if accept && set != nil {
+		ok, err := set.AcceptInvitation(in)
+		if err != nil {
+			log.WithError(err).Warn("invitation policy; accepting")
+		} else {
+			accept = ok
+		}
+	}
+	r := a.responder(ev, links, 0, d)
+	if accept {
+		return r.Accept(ctx)
+	}
+	return r.Decline(ctx)
+}
+
+// PanicError is a handler panic turned into an error, with its stack.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// Error reports the panic value.
+func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.Value) }
+
+// callHandler runs h under the handler timeout, turning a panic into a
+// *PanicError.
+func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *handlers.Request) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, a.e.cfg.HandlerTimeout)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return h.Handle(ctx, req)
+}
+
+// marker adapts the store's marks to rules.Marker (cooldowns).
+type marker struct{ a *account }
+
+func (m marker) Mark(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return m.a.e.store.Mark(ctx, m.a.addr, "cooldown:"+key, ttl)
+}

@@ -1,0 +1,56 @@
+// Package bot is the ucwabot engine: it drives bot accounts through the
+// UCWA client (package ucwa), keeps them signed in and available, turns
+// event-channel batches into domain events (package bot/event), writes
+// them durably to each account's inbox in the store before acknowledging
+// them, and runs the matching rules' handlers on a bounded worker pool, in
+// order within each conversation.
+//
+// # One account
+//
+// Each account has a supervisor: lease → application (the stored session's
+// one when the server still has it, else a new one) → makeMeAvailable →
+// the event loop and the keep-alive. Every failure has its own recovery,
+// logged with its cause and counted in ucwabot_recoveries_total:
+//
+//   - 401, or 403 InvalidToken: a new token, the request again, the same
+//     application kept;
+//   - 404 ApplicationNotFound or 410: a new application, makeMeAvailable,
+//     subscriptions again; conversation links are read again on demand;
+//   - 409 MakeMeAvailableRequired: makeMeAvailable, then the request again;
+//   - 409 PGetReplaced: another client polls the application; the account
+//     stops, raises an alarm (error log, ucwabot_alarms_total, not ready)
+//     and never fights it;
+//   - resync: followed, and every cached conversation link forgotten;
+//     resume: conversations and subscriptions treated as gone and rebuilt;
+//   - 429 or 503 with Retry-After: the wait the server asks for; other 5xx,
+//     timeouts and refused connections: exponential backoff with jitter,
+//     capped at BackoffMax, reset after a success.
+//
+// # Nothing lost, nothing twice
+//
+// The poller never waits on handlers: a batch is translated, appended to
+// the account's inbox (store.Inbox) and the cursor saved, and only then is
+// the next P-GET — the acknowledgement — sent. A feeder reads the inbox
+// (at most QueueSize events in flight per account; when full it stops
+// reading, the inbox grows, and the poller waits only past InboxMax) and
+// hands events to the shared workers, which keep each conversation's
+// events in order without a goroutine per conversation. An event leaves
+// the inbox in one atomic Complete with its state changes and its done
+// mark. A replay (crash, restart, takeover) skips done events; a reply is
+// sent with an operationId derived from (event id, step, ordinal) and
+// guarded by a "sent" mark, so a replayed event whose handlers already
+// ran does not send it again.
+//
+// # Several instances
+//
+// Run N instances with the same Redis URL and prefix and the same
+// accounts; give each a distinct InstanceID (default hostname-pid-random).
+// Each account is driven by the instance holding its lease (renewed every
+// LeaseTTL/3; every inbox, session and state write carries its fencing
+// token, and a stale token is refused). The others stand by, trying the
+// lease every LeaseTTL/3. When the holder dies its lease expires within
+// LeaseTTL and a standby takes the account over: it resumes the stored
+// UCWA application and event cursor when the server still has them, and
+// replays what the inbox holds. An instance that loses its lease stops
+// driving the account at once.
+package bot

@@ -1,0 +1,208 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ucwabot/ucwabot/ucwa"
+)
+
+// keepAlive keeps the bot available and its presence subscriptions alive
+// until ctx ends: reportMyActivity on a jittered schedule well inside the
+// server's 4 minutes, makeMeAvailable again when the bot's own presence
+// drifts, and subscriptions extended on the server's warning and by a
+// timer before they expire, recreated after a 404.
+func (a *account) keepAlive(ctx context.Context) {
+	activity := time.NewTimer(jitter(a.e.cfg.ActivityInterval, activityJitter))
+	defer activity.Stop()
+	subTimer := time.NewTimer(time.Hour)
+	defer subTimer.Stop()
+	select { // establish asked for subscriptions; this first round makes them
+	case <-a.resub:
+	default:
+	}
+	a.reportActivity(ctx)
+	a.keepSubscriptions(ctx, subTimer)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-activity.C:
+			a.reportActivity(ctx)
+			activity.Reset(jitter(a.e.cfg.ActivityInterval, activityJitter))
+		case <-subTimer.C:
+			a.keepSubscriptions(ctx, subTimer)
+		case <-a.extend:
+			a.keepSubscriptions(ctx, subTimer)
+		case <-a.resub:
+			a.mu.Lock()
+			a.sub = nil
+			a.mu.Unlock()
+			a.keepSubscriptions(ctx, subTimer)
+		}
+	}
+}
+
+// reportActivity reports activity and checks the bot's own presence.
+func (a *account) reportActivity(ctx context.Context) {
+	app, _ := a.currentApp()
+	if app == nil {
+		return
+	}
+	err := a.call(ctx, "reportMyActivity", func() error {
+		app, _ := a.currentApp()
+		return a.client.ReportMyActivity(ctx, app)
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.WithError(err).Warn("reportMyActivity")
+		}
+		return
+	}
+	a.mu.Lock()
+	a.lastActivity = time.Now()
+	a.mu.Unlock()
+	a.e.met.lastActivity.WithLabelValues(a.addr).SetToCurrentTime()
+
+	var avail string
+	err = a.call(ctx, "presence", func() error {
+		app, _ := a.currentApp()
+		var err error
+		avail, err = a.client.MyPresence(ctx, app)
+		return err
+	})
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	a.presence = avail
+	a.mu.Unlock()
+	a.e.met.setPresence(a.addr, avail)
+	switch avail {
+	case "Away", "Offline", "BeRightBack", "":
+		a.e.met.reconnects.WithLabelValues(a.addr, "presence_drift").Inc()
+		a.log.WithField("availability", avail).Warn("own presence drifted; makeMeAvailable again")
+		if err := a.makeAvailable(ctx); err != nil {
+			a.log.WithError(err).Warn("makeMeAvailable")
+		}
+	}
+}
+
+// subscriptionTargets are the contacts to watch: configuration, rules and
+// handlers' requests, normalised and deduplicated.
+func (a *account) subscriptionTargets() []string {
+	var out []string
+	add := func(u string) {
+		u = normalizeAddress(u)
+		if u != "" && !slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, u) }) {
+			out = append(out, u)
+		}
+	}
+	for _, u := range a.cfg.Subscribe {
+		add(u)
+	}
+	if set := a.e.rules.Current(); set != nil {
+		for _, u := range set.Subscriptions() {
+			add(u)
+		}
+	}
+	a.mu.Lock()
+	for _, u := range a.extra {
+		add(u)
+	}
+	a.mu.Unlock()
+	return out
+}
+
+// keepSubscriptions creates, extends, widens or recreates the presence
+// subscription and sets t to fire before it expires.
+func (a *account) keepSubscriptions(ctx context.Context, t *time.Timer) {
+	targets := a.subscriptionTargets()
+	d := a.e.cfg.SubscriptionDuration
+	// Extend well before the end: at 60% of the duration in server time.
+	next := time.Duration(float64(d) * 0.6 / a.e.timeScale())
+	defer t.Reset(next)
+	if len(targets) == 0 {
+		return
+	}
+	app, _ := a.currentApp()
+	if app == nil {
+		return
+	}
+	a.mu.Lock()
+	sub := a.sub
+	have := append([]string(nil), a.subURIs...)
+	a.mu.Unlock()
+
+	if sub != nil {
+		err := a.call(ctx, "extend subscription", func() error { return a.client.ExtendSubscription(ctx, sub, d) })
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, ucwa.ErrSubscriptionGone) || statusOf(err) == 404 {
+				a.e.met.reconnects.WithLabelValues(a.addr, "subscription_gone").Inc()
+				a.log.WithError(err).Warn("presence subscription gone; subscribing again")
+			} else {
+				a.log.WithError(err).Warn("extend presence subscription; subscribing again")
+			}
+			sub = nil
+		} else {
+			var missing []string
+			for _, u := range targets {
+				if !slices.ContainsFunc(have, func(x string) bool { return strings.EqualFold(x, u) }) {
+					missing = append(missing, u)
+				}
+			}
+			if len(missing) > 0 {
+				if err := a.call(ctx, "add subscription members", func() error { return a.client.AddMembers(ctx, sub, missing) }); err != nil {
+					a.log.WithError(err).Warn("add presence subscription members")
+				} else {
+					have = append(have, missing...)
+				}
+			}
+			a.setSubscription(sub, have)
+			return
+		}
+	}
+	var s *ucwa.Subscription
+	err := a.call(ctx, "subscribe", func() error {
+		app, _ := a.currentApp()
+		var err error
+		s, err = a.client.Subscribe(ctx, app, targets, d)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.WithError(err).Warn("presence subscription")
+			next = a.e.cfg.BackoffMax
+		}
+		a.setSubscription(nil, nil)
+		return
+	}
+	a.log.WithField("contacts", len(targets)).Info("presence subscription created")
+	a.setSubscription(s, targets)
+}
+
+func (a *account) setSubscription(s *ucwa.Subscription, uris []string) {
+	a.mu.Lock()
+	a.sub, a.subURIs = s, uris
+	a.mu.Unlock()
+	if s != nil {
+		a.e.met.subscriptionExpiry.WithLabelValues(a.addr).Set(float64(time.Now().Add(time.Duration(float64(s.Duration) / a.e.timeScale())).Unix()))
+	}
+}
+
+// watch adds a contact to the presence subscription (Responder.Subscribe).
+func (a *account) watch(uri string) {
+	uri = normalizeAddress(uri)
+	a.mu.Lock()
+	if !slices.Contains(a.extra, uri) {
+		a.extra = append(a.extra, uri)
+	}
+	a.mu.Unlock()
+	signal(a.extend)
+}

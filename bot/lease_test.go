@@ -1,0 +1,78 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ucwabot/ucwabot/store"
+	"github.com/ucwabot/ucwabot/store/redisstore"
+)
+
+func openRedis(t *testing.T, prefix, consumer string) store.Store {
+	t.Helper()
+	st, err := redisstore.Open(context.Background(), redisTestURL(), redisstore.Options{Prefix: prefix, Consumer: consumer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestEngine_that_loses_its_lease_stops_and_the_new_holder_answers_once(t *testing.T) {
+	sim := newSim(t, 1)
+	prefix := redisPrefix(t)
+	set := loadRules(t, echoRules)
+
+	cfgA := testConfig(sim)
+	cfgA.InstanceID = "A"
+	a := start(t, cfgA, openRedis(t, prefix, "A"), set)
+
+	cfgB := testConfig(sim)
+	cfgB.InstanceID = "B"
+	eb, err := New(cfgB, WithStore(openRedis(t, prefix, "B")), WithRules(staticRules{set}), WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	doneB := make(chan error, 1)
+	go func() { doneB <- eb.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-doneB })
+
+	conv, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0")
+	if eb.Ready() == nil {
+		t.Fatal("standby instance B reports ready while A holds the lease")
+	}
+
+	// The lease vanishes (as if it expired while A was partitioned away):
+	// B takes the account, A must notice and stop.
+	opts, _ := redis.ParseURL(redisTestURL())
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	if err := rdb.Del(context.Background(), prefix+":{"+botURI+"}:lease").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "B holding the lease and ready", func() bool { return eb.Ready() == nil })
+	waitUntil(t, "A standing by", func() bool { return !a.e.Status()[0].Owner })
+
+	want := []string{"echo: m0"}
+	for i := 1; i <= 4; i++ {
+		text := fmt.Sprintf("m%d", i)
+		if err := conv.Say(aliceURI, text); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "echo: "+text)
+	}
+	waitReplies(t, sim, conv.ID(), want...)
+	time.Sleep(200 * time.Millisecond)
+	if st := a.e.Status()[0]; st.Owner || st.State == stateReplaced {
+		t.Fatalf("A after losing its lease: %+v", st)
+	}
+}

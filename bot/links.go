@@ -1,0 +1,165 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/ucwabot/ucwabot/ucwa"
+)
+
+// convLinks are the hrefs the engine follows in one conversation. UCWA
+// links are followed, never built: each comes from an event (the
+// invitation's accept/decline, messaging's sendMessage...) or from a GET
+// of the conversation.
+type convLinks struct {
+	Self           string   `json:"self,omitempty"`
+	Messaging      string   `json:"messaging,omitempty"`
+	SendMessage    string   `json:"sendMessage,omitempty"`
+	SetIsTyping    string   `json:"setIsTyping,omitempty"`
+	StopMessaging  string   `json:"stopMessaging,omitempty"`
+	AddParticipant string   `json:"addParticipant,omitempty"`
+	Accept         string   `json:"accept,omitempty"`
+	Decline        string   `json:"decline,omitempty"`
+	Formats        []string `json:"formats,omitempty"`
+	Subject        string   `json:"subject,omitempty"`
+	ThreadID       string   `json:"threadId,omitempty"`
+	Direction      string   `json:"direction,omitempty"`
+}
+
+// merge copies the non-empty fields of o into l.
+func (l *convLinks) merge(o convLinks) {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&l.Self, o.Self)
+	set(&l.Messaging, o.Messaging)
+	set(&l.SendMessage, o.SendMessage)
+	set(&l.SetIsTyping, o.SetIsTyping)
+	set(&l.StopMessaging, o.StopMessaging)
+	set(&l.AddParticipant, o.AddParticipant)
+	set(&l.Accept, o.Accept)
+	set(&l.Decline, o.Decline)
+	set(&l.Subject, o.Subject)
+	set(&l.ThreadID, o.ThreadID)
+	set(&l.Direction, o.Direction)
+	if len(o.Formats) > 0 {
+		l.Formats = o.Formats
+	}
+}
+
+// linkCache holds the links of an account's conversations, keyed by the
+// conversation's self href. It is shared by the poller (which fills it)
+// and the workers (which read it), hence the lock.
+type linkCache struct {
+	mu    sync.Mutex
+	convs map[string]*convLinks
+}
+
+func newLinkCache() *linkCache { return &linkCache{convs: map[string]*convLinks{}} }
+
+// get returns a copy of the conversation's links.
+func (c *linkCache) get(conv string) (convLinks, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.convs[conv]
+	if !ok {
+		return convLinks{}, false
+	}
+	return *l, true
+}
+
+// update changes the conversation's links under the lock and returns a copy.
+func (c *linkCache) update(conv string, fn func(*convLinks)) convLinks {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.convs[conv]
+	if !ok {
+		l = &convLinks{Self: conv}
+		c.convs[conv] = l
+	}
+	fn(l)
+	return *l
+}
+
+func (c *linkCache) remove(conv string) {
+	c.mu.Lock()
+	delete(c.convs, conv)
+	c.mu.Unlock()
+}
+
+func (c *linkCache) reset() {
+	c.mu.Lock()
+	c.convs = map[string]*convLinks{}
+	c.mu.Unlock()
+}
+
+func (c *linkCache) ids() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.convs))
+	for k := range c.convs {
+		out = append(out, k)
+	}
+	return out
+}
+
+// messagingLinks sets the links a messaging resource lists; links absent
+// from it are no longer valid (PROTOCOL.md 8.1) and are cleared.
+func (l *convLinks) messagingLinks(r *ucwa.Resource) {
+	if r == nil {
+		return
+	}
+	if s := r.Self(); s != "" {
+		l.Messaging = s
+	}
+	l.SendMessage = r.Links.Href("sendMessage")
+	l.SetIsTyping = r.Links.Href("setIsTyping")
+	l.StopMessaging = r.Links.Href("stopMessaging")
+	if f := r.Strings("negotiatedMessageFormats"); len(f) > 0 {
+		l.Formats = f
+	}
+}
+
+// conversationLinks sets what a conversation resource tells.
+func (l *convLinks) conversationLinks(r *ucwa.Resource) {
+	if r == nil {
+		return
+	}
+	if h := r.Links.Href("messaging"); h != "" {
+		l.Messaging = h
+	}
+	if h := r.Links.Href("addParticipant"); h != "" {
+		l.AddParticipant = h
+	}
+	if s := r.String("subject"); s != "" {
+		l.Subject = s
+	}
+	if s := r.String("threadId"); s != "" {
+		l.ThreadID = s
+	}
+}
+
+// resolve returns the conversation's links, reading the conversation and
+// its messaging from the server when the send link is not known (after a
+// restart, a resync or an application recreated).
+func (c *linkCache) resolve(ctx context.Context, client *ucwa.Client, conv string) (convLinks, error) {
+	if l, ok := c.get(conv); ok && l.SendMessage != "" {
+		return l, nil
+	}
+	r, err := client.Get(ctx, conv)
+	if err != nil {
+		return convLinks{}, fmt.Errorf("read conversation %s: %w", conv, err)
+	}
+	l := c.update(conv, func(l *convLinks) { l.conversationLinks(r) })
+	if l.Messaging == "" {
+		return l, nil
+	}
+	m, err := client.Get(ctx, l.Messaging)
+	if err != nil {
+		return l, fmt.Errorf("read messaging of %s: %w", conv, err)
+	}
+	return c.update(conv, func(l *convLinks) { l.messagingLinks(m) }), nil
+}

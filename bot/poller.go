@@ -1,0 +1,209 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/store"
+	"github.com/ucwabot/ucwabot/ucwa"
+)
+
+// poll runs the event channel from href until ctx ends. It never waits on
+// handlers: each batch is translated, written durably to the inbox, and
+// only then acknowledged by the next P-GET. It returns errReplaced when
+// another client took the channel, nil when ctx ended.
+func (a *account) poll(ctx context.Context, href string) error {
+	b := a.e.newBackoff()
+	for ctx.Err() == nil {
+		if !a.backpressure(ctx) {
+			return nil
+		}
+		start := time.Now()
+		batch, err := a.client.Poll(ctx, href, a.e.cfg.PollTimeout)
+		a.e.met.pollLatency.WithLabelValues(a.addr).Observe(time.Since(start).Seconds())
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			next, rerr := a.recoverPoll(ctx, b, href, err)
+			if rerr != nil {
+				return rerr
+			}
+			href = next
+			continue
+		}
+		b.Reset()
+		a.mu.Lock()
+		a.lastPoll = time.Now()
+		a.mu.Unlock()
+		a.e.met.lastPoll.WithLabelValues(a.addr).SetToCurrentTime()
+		next, err := a.batch(ctx, batch)
+		if err != nil {
+			return nil // ctx ended or the lease was lost: the ack did not move
+		}
+		href = next
+	}
+	return nil
+}
+
+// recoverPoll applies the recovery a failed P-GET asks for and returns
+// the href to P-GET next.
+func (a *account) recoverPoll(ctx context.Context, b interface{ NextBackOff() time.Duration }, href string, err error) (string, error) {
+	cause := causeOf(err)
+	a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
+	log := a.log.WithError(err).WithField("cause", cause)
+	switch {
+	case errors.Is(err, ucwa.ErrPGetReplaced):
+		// The lease's new holder (a takeover this instance has not noticed
+		// yet) is no foreign client: stand by instead of raising an alarm.
+		if l, lerr := a.e.store.LeaseHolder(ctx, a.addr); lerr == nil && (l.Owner != a.e.cfg.InstanceID || l.Token != a.fence()) {
+			log.Warn("event channel taken over by the account's new lease holder; standing by")
+			return "", errLeaseLost
+		}
+		log.Error("ALARM: another client polls this application's event channel; stopping this account, not fighting it")
+		a.e.met.alarms.WithLabelValues(a.addr, "pget_replaced").Inc()
+		return "", errReplaced
+	case errors.Is(err, ucwa.ErrUnauthorized):
+		log.Warn("event channel: token refused; signing in again")
+		a.setState(stateRecover)
+		if serr := a.client.SignIn(ctx); serr != nil {
+			log.WithError(serr).Warn("sign in")
+			sleep(ctx, b.NextBackOff())
+		}
+	case errors.Is(err, ucwa.ErrApplicationGone):
+		log.Warn("event channel: application gone; creating a new one")
+		a.setState(stateRecover)
+		var next string
+		rerr := a.retry(ctx, "recreate application", func() error {
+			if err := a.client.SignIn(ctx); err != nil {
+				return err
+			}
+			h, err := a.newApplication(ctx)
+			next = h
+			return err
+		})
+		if rerr != nil {
+			return href, nil
+		}
+		a.setState(stateRunning)
+		return next, nil
+	case errors.Is(err, ucwa.ErrMakeMeAvailableRequired):
+		log.Warn("event channel: makeMeAvailable required")
+		if merr := a.makeAvailable(ctx); merr != nil {
+			log.WithError(merr).Warn("makeMeAvailable")
+			sleep(ctx, b.NextBackOff())
+		}
+	default:
+		d := retryAfter(err)
+		if d <= 0 {
+			d = b.NextBackOff()
+		}
+		log.WithField("wait", d.String()).Warn("event channel: retrying the same P-GET")
+		sleep(ctx, d)
+	}
+	if a.getState() == stateRecover {
+		a.setState(stateRunning)
+	}
+	return href, nil
+}
+
+// backpressure waits while the inbox is longer than InboxMax, so that a
+// stalled store or worker pool does not grow it without bound. It
+// reports false when ctx ended.
+func (a *account) backpressure(ctx context.Context) bool {
+	for {
+		n, err := a.e.store.Len(ctx, a.addr)
+		if err != nil || n <= a.e.cfg.InboxMax {
+			return ctx.Err() == nil
+		}
+		a.log.WithField("inbox", n).Warn("inbox full: the next P-GET waits")
+		if !sleep(ctx, 200*time.Millisecond) {
+			return false
+		}
+	}
+}
+
+// batch handles one event-channel answer: it follows resync, writes the
+// batch's events to the inbox (retrying until the store takes them, so
+// the ack never moves past an unsaved event), records the cursor and
+// returns the href to P-GET next.
+func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
+	if b.Resync != "" {
+		a.e.met.reconnects.WithLabelValues(a.addr, "resync").Inc()
+		a.log.Warn("event channel: resync; conversation links will be read again")
+		a.tr.reset()
+		return b.Resync, nil
+	}
+	envs := a.tr.translate(ctx, b)
+	entries := make([]store.Entry, 0, len(envs))
+	for _, env := range envs {
+		a.e.met.events.WithLabelValues(a.addr, string(env.Event.Kind)).Inc()
+		a.observeEvent(env.Event)
+		payload, err := json.Marshal(env)
+		if err != nil {
+			a.log.WithError(err).Error("encode event")
+			continue
+		}
+		entries = append(entries, store.Entry{EventID: env.Event.ID, Conversation: env.Event.ConversationID(), Payload: payload})
+	}
+	// A batch the server handed over is written even when shutdown began
+	// meanwhile; only a lost lease (ErrFenced) or a store down for longer
+	// than the grace stops it, and then the ack does not move.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if len(entries) > 0 {
+		err := a.retry(pctx, "inbox append", func() error {
+			start := time.Now()
+			err := a.e.store.Append(pctx, a.addr, a.fence(), entries)
+			a.e.met.storeLatency.WithLabelValues("append").Observe(time.Since(start).Seconds())
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		signal(a.wake)
+	}
+	next := b.Continue()
+	if b.Resume != "" {
+		a.e.met.reconnects.WithLabelValues(a.addr, "resume").Inc()
+		a.log.Warn("event channel: resume; conversations and subscriptions are gone, rebuilding")
+		a.tr.reset()
+		a.mu.Lock()
+		a.sub = nil
+		a.mu.Unlock()
+		signal(a.resub)
+	}
+	if err := a.saveSession(pctx, next); err != nil {
+		if errors.Is(err, store.ErrFenced) {
+			return "", err
+		}
+		a.log.WithError(err).Warn("event cursor not saved; a restart redelivers the batch and the inbox skips what it has")
+	}
+	return next, nil
+}
+
+// observeEvent updates what the engine itself tracks from events before
+// any handler sees them: contacts' presence, subscription warnings.
+func (a *account) observeEvent(ev event.Event) {
+	switch ev.Kind {
+	case event.PresenceChanged:
+		if ev.Presence.URI != "" {
+			a.mu.Lock()
+			a.contacts[ev.Presence.URI] = ev.Presence
+			a.mu.Unlock()
+		}
+	case event.SubscriptionExpiring:
+		signal(a.extend)
+	}
+}
+
+// contactPresence returns a subscribed contact's last known presence.
+func (a *account) contactPresence(uri string) (event.Presence, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.contacts[normalizeAddress(uri)]
+	return p, ok
+}

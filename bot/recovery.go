@@ -1,0 +1,171 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/ucwabot/ucwabot/store"
+	"github.com/ucwabot/ucwabot/ucwa"
+)
+
+// newBackoff returns the engine's exponential backoff with jitter, capped
+// at BackoffMax and never giving up by itself.
+func (e *Engine) newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	if b.InitialInterval > e.cfg.BackoffMax {
+		b.InitialInterval = e.cfg.BackoffMax
+	}
+	b.RandomizationFactor = 0.5
+	b.Multiplier = 2
+	b.MaxInterval = e.cfg.BackoffMax
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
+}
+
+// retryAfter returns the server's Retry-After of a throttled answer, or 0.
+func retryAfter(err error) time.Duration {
+	var ue *ucwa.Error
+	if errors.As(err, &ue) {
+		return ue.RetryAfter
+	}
+	return 0
+}
+
+// statusOf returns the HTTP status of a UCWA error, or 0.
+func statusOf(err error) int {
+	var ue *ucwa.Error
+	if errors.As(err, &ue) {
+		return ue.Status
+	}
+	return 0
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// jitter returns d changed by a random fraction within ±f.
+func jitter(d time.Duration, f float64) time.Duration {
+	return time.Duration(float64(d) * (1 + f*(2*rand.Float64()-1)))
+}
+
+// causeOf names an error's recovery for logs and the reconnects metric.
+func causeOf(err error) string {
+	switch {
+	case errors.Is(err, ucwa.ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, ucwa.ErrApplicationGone):
+		return "application_gone"
+	case errors.Is(err, ucwa.ErrMakeMeAvailableRequired):
+		return "make_me_available_required"
+	case errors.Is(err, ucwa.ErrPGetReplaced):
+		return "pget_replaced"
+	case errors.Is(err, ucwa.ErrThrottled):
+		return "throttled"
+	case ucwa.IsTransient(err):
+		return "transient"
+	}
+	return "other"
+}
+
+// wait sleeps before the next attempt after err: the server's Retry-After
+// when it gave one, else the next backoff step.
+func (a *account) wait(ctx context.Context, b *backoff.ExponentialBackOff, err error) bool {
+	d := retryAfter(err)
+	if d <= 0 {
+		d = b.NextBackOff()
+	}
+	return sleep(ctx, d)
+}
+
+// retry runs fn until it succeeds or ctx ends, recovering between
+// attempts as the error asks, with backoff.
+func (a *account) retry(ctx context.Context, op string, fn func() error) error {
+	b := a.e.newBackoff()
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, store.ErrFenced) {
+			return err
+		}
+		cause := causeOf(err)
+		a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
+		a.log.WithError(err).WithField("op", op).WithField("cause", cause).Warn("retrying")
+		if !a.wait(ctx, b, err) {
+			return ctx.Err()
+		}
+	}
+}
+
+// call runs one UCWA operation of the running application and applies
+// the recoveries that keep the application: a new token on 401,
+// makeMeAvailable on 409 MakeMeAvailableRequired, waiting on throttling
+// and transient errors. An application that is gone is left to the
+// session (the poller recreates it); its error is returned.
+func (a *account) call(ctx context.Context, op string, fn func() error) error {
+	b := a.e.newBackoff()
+	const attempts = 6
+	var err error
+	for i := 0; i < attempts; i++ {
+		err = fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		cause := causeOf(err)
+		log := a.log.WithError(err).WithField("op", op).WithField("cause", cause)
+		switch {
+		case errors.Is(err, ucwa.ErrUnauthorized):
+			a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
+			log.Warn("token refused; signing in again")
+			if serr := a.client.SignIn(ctx); serr != nil {
+				log.WithError(serr).Warn("sign in")
+				if !a.wait(ctx, b, serr) {
+					return err
+				}
+			}
+		case errors.Is(err, ucwa.ErrMakeMeAvailableRequired):
+			a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
+			log.Warn("server asks for makeMeAvailable")
+			if merr := a.makeAvailable(ctx); merr != nil {
+				log.WithError(merr).Warn("makeMeAvailable")
+				if !a.wait(ctx, b, merr) {
+					return err
+				}
+			}
+		case errors.Is(err, ucwa.ErrThrottled), ucwa.IsTransient(err):
+			a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
+			log.Warn("retrying after backoff")
+			if !a.wait(ctx, b, err) {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+	return err
+}

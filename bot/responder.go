@@ -1,0 +1,242 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/handlers"
+)
+
+// ErrNoLink: the conversation does not offer the operation (not connected
+// any more, or the invitation was already answered).
+var ErrNoLink = errors.New("bot: the conversation offers no link for this operation")
+
+// decision records whether an invitation was accepted or declined while
+// its event was handled.
+type decision struct {
+	mu      sync.Mutex
+	decided bool
+}
+
+func (d *decision) done() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.decided
+}
+
+func (d *decision) set() {
+	d.mu.Lock()
+	d.decided = true
+	d.mu.Unlock()
+}
+
+// responder is the handlers.Responder of one handler call: it acts in the
+// event's conversation. Every message it sends carries an operationId
+// derived from (event id, step, ordinal) and is guarded by a "sent" mark
+// in the store, so that a replayed event whose handlers already ran does
+// not send the same reply twice.
+type responder struct {
+	a       *account
+	ev      *event.Event
+	links   convLinks
+	step    int
+	n       atomic.Int64
+	decided *decision
+}
+
+var _ handlers.Responder = (*responder)(nil)
+
+func (a *account) responder(ev *event.Event, links convLinks, step int, d *decision) *responder {
+	return &responder{a: a, ev: ev, links: links, step: step, decided: d}
+}
+
+func (r *responder) conv() string { return r.ev.Conversation.ID }
+
+// operationID is the id of the next operation of this handler call; it is
+// at most 50 characters, as UCWA requires.
+func (r *responder) operationID() string {
+	n := r.n.Add(1)
+	id := r.ev.ID
+	if len(id) > 32 {
+		id = id[:32]
+	}
+	return id + "-" + strconv.Itoa(r.step) + "-" + strconv.FormatInt(n, 10)
+}
+
+// once runs send unless the operation was already done by an earlier run
+// of the same event: the mark is taken before sending and given back
+// when sending fails.
+func (r *responder) once(ctx context.Context, op string, send func() error) error {
+	first, err := r.a.e.store.Mark(ctx, r.a.addr, "sent:"+op, r.a.e.cfg.DoneTTL)
+	if err != nil {
+		return fmt.Errorf("bot: sent mark %s: %w", op, err)
+	}
+	if !first {
+		r.a.log.WithField("operation", op).Info("reply already sent by an earlier run of this event; not sending it again")
+		return nil
+	}
+	if err := send(); err != nil {
+		if uerr := r.a.e.store.Unmark(context.WithoutCancel(ctx), r.a.addr, "sent:"+op); uerr != nil {
+			r.a.log.WithError(uerr).Warn("give back sent mark")
+		}
+		return err
+	}
+	return nil
+}
+
+// linksFor returns the conversation's links, read from the server when
+// the send link is unknown.
+func (r *responder) linksFor(ctx context.Context) (convLinks, error) {
+	conv := r.conv()
+	if conv == "" {
+		return convLinks{}, fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
+	}
+	if _, ok := r.a.links.get(conv); !ok && r.links.Self != "" {
+		r.a.links.update(conv, func(l *convLinks) { l.merge(r.links) })
+	}
+	var l convLinks
+	err := r.a.call(ctx, "read conversation", func() error {
+		var err error
+		l, err = r.a.links.resolve(ctx, r.a.client, conv)
+		return err
+	})
+	return l, err
+}
+
+func (r *responder) send(ctx context.Context, contentType, text string) error {
+	l, err := r.linksFor(ctx)
+	if err != nil {
+		return err
+	}
+	if l.SendMessage == "" {
+		return fmt.Errorf("%w: sendMessage in %s", ErrNoLink, r.conv())
+	}
+	op := r.operationID()
+	return r.once(ctx, op, func() error {
+		return r.a.call(ctx, "sendMessage", func() error {
+			_, err := r.a.client.SendMessage(ctx, l.SendMessage, contentType, text, op)
+			return err
+		})
+	})
+}
+
+// Say sends text/plain to the conversation.
+func (r *responder) Say(ctx context.Context, text string) error {
+	return r.send(ctx, "text/plain", text)
+}
+
+// SayHTML sends text/html, or the text without tags where the
+// conversation negotiated plain text only.
+func (r *responder) SayHTML(ctx context.Context, html string) error {
+	l, _ := r.a.links.get(r.conv())
+	if len(l.Formats) > 0 && !slices.Contains(l.Formats, "Html") {
+		return r.send(ctx, "text/plain", stripTags(html))
+	}
+	return r.send(ctx, "text/html", html)
+}
+
+// Typing shows the bot as typing.
+func (r *responder) Typing(ctx context.Context) error {
+	l, err := r.linksFor(ctx)
+	if err != nil {
+		return err
+	}
+	if l.SetIsTyping == "" {
+		return fmt.Errorf("%w: setIsTyping in %s", ErrNoLink, r.conv())
+	}
+	return r.a.call(ctx, "setIsTyping", func() error { return r.a.client.SetIsTyping(ctx, l.SetIsTyping) })
+}
+
+// Leave makes the bot leave the conversation.
+func (r *responder) Leave(ctx context.Context) error {
+	conv := r.conv()
+	if conv == "" {
+		return fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
+	}
+	err := r.a.call(ctx, "leave", func() error { return r.a.client.Leave(ctx, conv) })
+	if statusOf(err) == 404 {
+		return nil // already gone
+	}
+	return err
+}
+
+func (r *responder) invitationLink(accept bool) string {
+	l, _ := r.a.links.get(r.conv())
+	l.merge(r.links)
+	if accept {
+		return l.Accept
+	}
+	return l.Decline
+}
+
+// Accept accepts the pending invitation of an invitation.received event.
+func (r *responder) Accept(ctx context.Context) error {
+	href := r.invitationLink(true)
+	if href == "" {
+		return fmt.Errorf("%w: accept in %s", ErrNoLink, r.conv())
+	}
+	r.decided.set()
+	return r.once(ctx, "accept-"+r.ev.ID, func() error {
+		return r.a.call(ctx, "accept", func() error { return r.a.client.Accept(ctx, href) })
+	})
+}
+
+// Decline declines the pending invitation of an invitation.received event.
+func (r *responder) Decline(ctx context.Context) error {
+	href := r.invitationLink(false)
+	if href == "" {
+		return fmt.Errorf("%w: decline in %s", ErrNoLink, r.conv())
+	}
+	r.decided.set()
+	return r.once(ctx, "decline-"+r.ev.ID, func() error {
+		return r.a.call(ctx, "decline", func() error { return r.a.client.Decline(ctx, href, "Local") })
+	})
+}
+
+// StartConversation opens a new IM conversation with to.
+func (r *responder) StartConversation(ctx context.Context, to, subject, text string) error {
+	op := r.operationID()
+	return r.once(ctx, op, func() error {
+		return r.a.call(ctx, "startMessaging", func() error {
+			app, _ := r.a.currentApp()
+			if app == nil {
+				return errors.New("bot: no application")
+			}
+			_, err := r.a.client.StartMessaging(ctx, app, normalizeAddress(to), subject, text, op)
+			return err
+		})
+	})
+}
+
+// Invite adds to to the event's conversation.
+func (r *responder) Invite(ctx context.Context, to string) error {
+	l, err := r.linksFor(ctx)
+	if err != nil {
+		return err
+	}
+	if l.AddParticipant == "" {
+		return fmt.Errorf("%w: addParticipant in %s", ErrNoLink, r.conv())
+	}
+	op := r.operationID()
+	return r.once(ctx, op, func() error {
+		return r.a.call(ctx, "addParticipant", func() error {
+			_, err := r.a.client.AddParticipant(ctx, l.AddParticipant, normalizeAddress(to), op)
+			return err
+		})
+	})
+}
+
+// Subscribe watches uri's presence; changes arrive as presence.changed.
+func (r *responder) Subscribe(ctx context.Context, uri string) error {
+	r.a.watch(uri)
+	return nil
+}
+
+// Presence returns the last known presence of a subscribed contact.
+func (r *responder) Presence(uri string) (event.Presence, bool) { return r.a.contactPresence(uri) }
