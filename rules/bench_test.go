@@ -169,7 +169,7 @@ func handwritten(in *rules.Input, loc *time.Location, vars map[string]any) []int
 	return out
 }
 
-func names(s *rules.Set, ms []rules.Match) []string {
+func names(ms []rules.Match) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.Rule.Name)
@@ -196,7 +196,7 @@ func TestHandwritten_agrees_with_the_rules(t *testing.T) {
 			for _, i := range handwritten(in, s.Location(), s.Vars()) {
 				want = append(want, s.Rules()[i].Name)
 			}
-			if got := names(s, ms); fmt.Sprint(got) != fmt.Sprint(want) {
+			if got := names(ms); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("text %q state %v: rules fire %v, handwritten %v", text, st, got, want)
 			}
 		}
@@ -215,7 +215,7 @@ func BenchmarkEval_rules(b *testing.B) {
 	in := benchInput()
 	ctx := context.Background()
 	if ms, err := s.Eval(ctx, in, nil); err != nil || len(ms) == 0 {
-		b.Fatalf("Eval = %v, %v", names(s, ms), err)
+		b.Fatalf("Eval = %v, %v", names(ms), err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -258,16 +258,15 @@ var kindConditions = []string{
 }
 
 // kindRules writes a rules file with perKind rules on message.received
-// and, when others is true, enough rules on the other eleven kinds to
-// make 1,000.
+// and, when others is true, 19 rules on the other eleven kinds after each
+// of them (1,000 rules for perKind 50). The message.received rules are
+// the same in both cases.
 func kindRules(perKind int, others bool) string {
 	var b strings.Builder
 	b.WriteString("version: 1\nrules:\n")
-	n := 0
-	rule := func(k event.Kind) {
-		fmt.Fprintf(&b, "  - name: r%d\n    on: %s\n    when: '%s'\n    do:\n      - reply: { text: \"rule %d\" }\n",
-			n, k, kindConditions[n%len(kindConditions)], n)
-		n++
+	rule := func(name string, k event.Kind, cond int) {
+		fmt.Fprintf(&b, "  - name: %s\n    on: %s\n    when: '%s'\n    do:\n      - reply: { text: \"%s\" }\n",
+			name, k, kindConditions[cond%len(kindConditions)], name)
 	}
 	var other []event.Kind
 	for _, k := range event.Kinds() {
@@ -275,12 +274,13 @@ func kindRules(perKind int, others bool) string {
 			other = append(other, k)
 		}
 	}
+	n := 0
 	for i := 0; i < perKind; i++ {
-		rule(event.MessageReceived)
+		rule(fmt.Sprintf("m%d", i), event.MessageReceived, i)
 		if others {
-			// 950 others over 50 message.received rules: 19 after each.
 			for j := 0; j < 19; j++ {
-				rule(other[(i*19+j)%len(other)])
+				rule(fmt.Sprintf("o%d", n), other[n%len(other)], n)
+				n++
 			}
 		}
 	}
@@ -291,6 +291,15 @@ func benchKind(b *testing.B, src string, want int) {
 	s := mustLoad(b, src)
 	if got := len(s.Rules()); got != want {
 		b.Fatalf("the set has %d rules, want %d", got, want)
+	}
+	ofKind := 0
+	for _, r := range s.Rules() {
+		if len(r.On) == 1 && r.On[0] == event.MessageReceived {
+			ofKind++
+		}
+	}
+	if ofKind != 50 {
+		b.Fatalf("the set has %d message.received rules, want 50", ofKind)
 	}
 	in := benchInput()
 	ctx := context.Background()

@@ -179,8 +179,8 @@ var functions = []expr.Option{
 	expr.Patch(mapGetPatch{}),
 }
 
-// mapGetName is the function mapGetPatch calls; its name is not an
-// identifier, so no expression can call it directly.
+// mapGetName is the function mapGetPatch calls. The $ keeps it apart from
+// the names of the environment; called directly it is the same map read.
 const mapGetName = "$get"
 
 var anyMapType = reflect.TypeOf(map[string]any(nil))

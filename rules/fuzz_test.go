@@ -60,7 +60,7 @@ func FuzzLoad(f *testing.F) {
 		// Keep includes inside dir: a pattern that names another place
 		// would make the fuzzer read the host's files.
 		if bytes.Contains(data, []byte("include")) && (bytes.ContainsAny(data, `/\`) || bytes.Contains(data, []byte(".."))) {
-			t.Skip()
+			return
 		}
 		s, err := rules.LoadBytes(rules.Options{}, name, data)
 		if err == nil {
