@@ -36,10 +36,27 @@
 // hands events to the shared workers, which keep each conversation's
 // events in order without a goroutine per conversation. An event leaves
 // the inbox in one atomic Complete with its state changes and its done
-// mark. A replay (crash, restart, takeover) skips done events; a reply is
-// sent with an operationId derived from (event id, step, ordinal) and
-// guarded by a "sent" mark, so a replayed event whose handlers already
-// ran does not send it again.
+// mark. A replay (crash, restart, takeover) skips done events.
+//
+// A reply is sent with an operationId derived from (event id, step,
+// ordinal) and guarded by two marks: "sending" taken before the request,
+// "sent" once the server has it. The server reports every message the bot
+// sent as a message completed event carrying that operationId (and every
+// conversation it started as a messaging invitation event); the poller
+// sets the "sent" mark from it before it acknowledges the batch. A
+// replayed event that finds "sending" but no "sent" cannot know whether
+// the dead run's request reached the server, so it waits until this
+// instance's poller has stored a batch polled since it took the account
+// (the previous holder's unacknowledged events come first) or the event
+// channel showed it had nothing pending, and sends only when the "sent"
+// mark is still missing. Replies are therefore sent exactly once across a
+// kill and takeover when the server echoes the operationId in its
+// completion event and the stored UCWA application is resumed; otherwise
+// (a new application, an event channel that does not answer within
+// min(2×PollTimeout, 30s)) a reply in the crash window is sent at least
+// once and a warning says a duplicate is possible. Accept, decline and
+// addParticipant, which the server does not report with an operationId,
+// are never repeated by a replay (at most once).
 //
 // # Several instances
 //

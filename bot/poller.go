@@ -22,7 +22,9 @@ func (a *account) poll(ctx context.Context, href string) error {
 			return nil
 		}
 		start := time.Now()
+		a.notePoll(start, false)
 		batch, err := a.client.Poll(ctx, href, a.e.cfg.PollTimeout)
+		a.notePoll(time.Time{}, false)
 		a.e.met.pollLatency.WithLabelValues(a.addr).Observe(time.Since(start).Seconds())
 		if err != nil {
 			if ctx.Err() != nil {
@@ -137,6 +139,7 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		a.tr.reset()
 		return b.Resync, nil
 	}
+	confirmed := sentOperations(b)
 	envs := a.tr.translate(ctx, b)
 	entries := make([]store.Entry, 0, len(envs))
 	for _, env := range envs {
@@ -154,8 +157,19 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	// than the grace stops it, and then the ack does not move.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if len(entries) > 0 {
+	// What the server reports it received from the bot (its "sent"
+	// marks) is stored with the batch, before the ack, so that a replay
+	// after a crash knows which replies went out.
+	if len(entries) > 0 || len(confirmed) > 0 {
 		err := a.retry(pctx, "inbox append", func() error {
+			for _, op := range confirmed {
+				if _, err := a.e.store.Mark(pctx, a.addr, sentKey(op), a.e.cfg.DoneTTL); err != nil {
+					return err
+				}
+			}
+			if len(entries) == 0 {
+				return nil
+			}
 			start := time.Now()
 			err := a.e.store.Append(pctx, a.addr, a.fence(), entries)
 			a.e.met.storeLatency.WithLabelValues("append").Observe(time.Since(start).Seconds())
@@ -164,8 +178,11 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		signal(a.wake)
+		if len(entries) > 0 {
+			signal(a.wake)
+		}
 	}
+	a.notePoll(time.Time{}, true)
 	next := b.Continue()
 	if b.Resume != "" {
 		a.e.met.reconnects.WithLabelValues(a.addr, "resume").Inc()
@@ -183,6 +200,85 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		a.log.WithError(err).Warn("event cursor not saved; a restart redelivers the batch and the inbox skips what it has")
 	}
 	return next, nil
+}
+
+// sentOperations returns the operationIds of the operations the batch
+// reports the server received from this application: message events
+// about outgoing messages (PROTOCOL 8.4) and outgoing messaging
+// invitations (8.3) whose embedded resource carries the operationId the
+// engine sent.
+func sentOperations(b *ucwa.Batch) []string {
+	var ops []string
+	for i := range b.Events {
+		ev := &b.Events[i]
+		r := ev.Resource
+		if r == nil || r.String("direction") != "Outgoing" {
+			continue
+		}
+		switch {
+		case ev.Link.Rel == relMessage && ev.Type == "completed":
+		case ev.Link.Rel == relMessagingInvitation && (ev.Type == "started" || ev.Type == "completed"):
+		default:
+			continue
+		}
+		if op := r.String("operationId"); op != "" {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
+// notePoll records the poller's progress for waitPolled: sent is when
+// the outstanding P-GET was sent (zero: none outstanding); stored counts
+// one more batch stored in this lease tenure.
+func (a *account) notePoll(sent time.Time, stored bool) {
+	a.mu.Lock()
+	a.pgetSent = sent
+	if stored {
+		a.polled++
+	}
+	close(a.pollNote)
+	a.pollNote = make(chan struct{})
+	a.mu.Unlock()
+}
+
+// waitPolled waits until the event channel has told this lease tenure
+// what the server holds for the account: a batch polled since the lease
+// was acquired is stored (events the previous holder did not acknowledge
+// come first), or the tenure's P-GET has been outstanding for quiet (the
+// server answers at once when it has events, so it had none). It gives
+// up after limit or when ctx ends; the reason is returned either way.
+func (a *account) waitPolled(ctx context.Context, quiet, limit time.Duration) (bool, string) {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		a.mu.Lock()
+		polled, sent, note := a.polled, a.pgetSent, a.pollNote
+		a.mu.Unlock()
+		if polled > 0 {
+			return true, "a batch polled since the lease was acquired is stored"
+		}
+		idle := time.NewTimer(limit)
+		if !sent.IsZero() {
+			d := quiet - time.Since(sent)
+			if d <= 0 {
+				idle.Stop()
+				return true, "the event channel had no events for this instance"
+			}
+			idle.Reset(d)
+		}
+		select {
+		case <-note:
+		case <-idle.C:
+		case <-deadline.C:
+			idle.Stop()
+			return false, "no answer from the event channel since the lease was acquired"
+		case <-ctx.Done():
+			idle.Stop()
+			return false, ctx.Err().Error()
+		}
+		idle.Stop()
+	}
 }
 
 // observeEvent updates what the engine itself tracks from events before

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/handlers"
@@ -37,10 +38,10 @@ func (d *decision) set() {
 }
 
 // responder is the handlers.Responder of one handler call: it acts in the
-// event's conversation. Every message it sends carries an operationId
-// derived from (event id, step, ordinal) and is guarded by a "sent" mark
-// in the store, so that a replayed event whose handlers already ran does
-// not send the same reply twice.
+// event's conversation. Every operation it asks of the server carries an
+// operationId derived from (event id, step, ordinal) and is guarded by
+// marks in the store, so that a replayed event whose handlers already ran
+// does not do it twice (see once).
 type responder struct {
 	a       *account
 	ev      *event.Event
@@ -69,23 +70,92 @@ func (r *responder) operationID() string {
 	return id + "-" + strconv.Itoa(r.step) + "-" + strconv.FormatInt(n, 10)
 }
 
-// once runs send unless the operation was already done by an earlier run
-// of the same event: the mark is taken before sending and given back
-// when sending fails.
-func (r *responder) once(ctx context.Context, op string, send func() error) error {
-	first, err := r.a.e.store.Mark(ctx, r.a.addr, "sent:"+op, r.a.e.cfg.DoneTTL)
+// sendingKey and sentKey name the two marks of operation op: "sending"
+// is taken before the request goes out, "sent" once the server has it —
+// set by the sender after the server's answer, or by the poller when the
+// event channel reports the operation (sentOperations), whichever is first.
+func sendingKey(op string) string { return "sending:" + op }
+func sentKey(op string) string    { return "sent:" + op }
+
+// replayQuiet is how long the event channel's first P-GET of a lease
+// tenure may stay unanswered before a replayed send takes it that the
+// server had no events pending (it answers at once when it has some).
+func (e *Engine) replayQuiet() time.Duration { return min(5*time.Second, e.cfg.PollTimeout/2) }
+
+// replayLimit bounds how long a replayed send waits for the event channel
+// before it sends anyway.
+func (e *Engine) replayLimit() time.Duration { return min(30*time.Second, 2*e.cfg.PollTimeout) }
+
+// once runs send unless an earlier run of the same event already did the
+// operation op.
+//
+// The first run takes the "sending" mark, sends, and sets the "sent"
+// mark; when sending fails it gives the "sending" mark back. A run that
+// finds the "sending" mark taken replays an attempt that may or may not
+// have reached the server (the process died between the mark and the
+// answer). When confirmed is true, the server reports every such
+// operation it received on the event channel with its operationId, and
+// the poller turns that report into the "sent" mark before it
+// acknowledges the batch; so the replay waits until this lease tenure's
+// poller has stored a batch (the previous holder's unacknowledged events
+// come first) or the server showed it had nothing pending, and then sends
+// only when no "sent" mark exists. That makes the operation happen
+// exactly once across a crash or takeover. When the event channel does
+// not answer within replayLimit the replay sends anyway and warns that a
+// duplicate is possible (at least once). When confirmed is false (the
+// server reports no operationId: accept, decline, addParticipant), a
+// replay never repeats the operation (at most once, as the server would
+// refuse a second answer to an invitation anyway).
+func (r *responder) once(ctx context.Context, op string, confirmed bool, send func() error) error {
+	st, addr, ttl := r.a.e.store, r.a.addr, r.a.e.cfg.DoneTTL
+	log := r.a.log.WithField("operation", op)
+	first, err := st.Mark(ctx, addr, sendingKey(op), ttl)
 	if err != nil {
-		return fmt.Errorf("bot: sent mark %s: %w", op, err)
+		return fmt.Errorf("bot: sending mark %s: %w", op, err)
 	}
 	if !first {
-		r.a.log.WithField("operation", op).Info("reply already sent by an earlier run of this event; not sending it again")
-		return nil
+		if !confirmed {
+			log.Info("operation already done by an earlier run of this event; not doing it again")
+			return nil
+		}
+		limit := r.a.e.replayLimit()
+		if d, has := ctx.Deadline(); has {
+			// Leave the handler time to send after the wait.
+			limit = min(limit, time.Until(d)/2)
+		}
+		ok, why := r.a.waitPolled(ctx, r.a.e.replayQuiet(), limit)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Read the "sent" mark (the store has no plain read of a mark:
+		// Mark sets it when absent, so it is given back at once). What the
+		// event channel reported is stored by now.
+		unsent, err := st.Mark(ctx, addr, sentKey(op), ttl)
+		if err != nil {
+			return fmt.Errorf("bot: sent mark %s: %w", op, err)
+		}
+		if !unsent {
+			log.Info("reply already sent by an earlier run of this event; not sending it again")
+			return nil
+		}
+		if err := st.Unmark(ctx, addr, sentKey(op)); err != nil {
+			return fmt.Errorf("bot: sent mark %s: %w", op, err)
+		}
+		if ok {
+			log.WithField("why", why).Info("an earlier run of this event did not get its reply to the server; sending it now")
+		} else {
+			log.WithField("why", why).Warn("cannot tell whether an earlier run of this event sent its reply; sending it, a duplicate is possible")
+		}
 	}
 	if err := send(); err != nil {
-		if uerr := r.a.e.store.Unmark(context.WithoutCancel(ctx), r.a.addr, "sent:"+op); uerr != nil {
-			r.a.log.WithError(uerr).Warn("give back sent mark")
+		if uerr := st.Unmark(context.WithoutCancel(ctx), addr, sendingKey(op)); uerr != nil {
+			log.WithError(uerr).Warn("give back sending mark")
 		}
 		return err
+	}
+	if _, err := st.Mark(context.WithoutCancel(ctx), addr, sentKey(op), ttl); err != nil {
+		// The reply is out; the event channel's report sets the mark too.
+		log.WithError(err).Warn("sent mark")
 	}
 	return nil
 }
@@ -118,7 +188,7 @@ func (r *responder) send(ctx context.Context, contentType, text string) error {
 		return fmt.Errorf("%w: sendMessage in %s", ErrNoLink, r.conv())
 	}
 	op := r.operationID()
-	return r.once(ctx, op, func() error {
+	return r.once(ctx, op, true, func() error {
 		return r.a.call(ctx, "sendMessage", func() error {
 			_, err := r.a.client.SendMessage(ctx, l.SendMessage, contentType, text, op)
 			return err
@@ -182,7 +252,7 @@ func (r *responder) Accept(ctx context.Context) error {
 		return fmt.Errorf("%w: accept in %s", ErrNoLink, r.conv())
 	}
 	r.decided.set()
-	return r.once(ctx, "accept-"+r.ev.ID, func() error {
+	return r.once(ctx, "accept-"+r.ev.ID, false, func() error {
 		return r.a.call(ctx, "accept", func() error { return r.a.client.Accept(ctx, href) })
 	})
 }
@@ -194,7 +264,7 @@ func (r *responder) Decline(ctx context.Context) error {
 		return fmt.Errorf("%w: decline in %s", ErrNoLink, r.conv())
 	}
 	r.decided.set()
-	return r.once(ctx, "decline-"+r.ev.ID, func() error {
+	return r.once(ctx, "decline-"+r.ev.ID, false, func() error {
 		return r.a.call(ctx, "decline", func() error { return r.a.client.Decline(ctx, href, "Local") })
 	})
 }
@@ -202,7 +272,7 @@ func (r *responder) Decline(ctx context.Context) error {
 // StartConversation opens a new IM conversation with to.
 func (r *responder) StartConversation(ctx context.Context, to, subject, text string) error {
 	op := r.operationID()
-	return r.once(ctx, op, func() error {
+	return r.once(ctx, op, true, func() error {
 		return r.a.call(ctx, "startMessaging", func() error {
 			app, _ := r.a.currentApp()
 			if app == nil {
@@ -224,7 +294,7 @@ func (r *responder) Invite(ctx context.Context, to string) error {
 		return fmt.Errorf("%w: addParticipant in %s", ErrNoLink, r.conv())
 	}
 	op := r.operationID()
-	return r.once(ctx, op, func() error {
+	return r.once(ctx, op, false, func() error {
 		return r.a.call(ctx, "addParticipant", func() error {
 			_, err := r.a.client.AddParticipant(ctx, l.AddParticipant, normalizeAddress(to), op)
 			return err

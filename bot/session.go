@@ -64,6 +64,14 @@ type account struct {
 	sub          *ucwa.Subscription
 	subURIs      []string
 	inflight     map[string]bool // inbox entry IDs handed to workers
+
+	// What this lease tenure's poller did, for replayed sends (see
+	// responder.once): batches stored since the lease was acquired, when
+	// the outstanding P-GET was sent (zero when none), and a channel
+	// closed and replaced at every change.
+	polled   int
+	pgetSent time.Time
+	pollNote chan struct{}
 }
 
 func newAccount(e *Engine, cfg Account) (*account, error) {
@@ -94,6 +102,7 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 		state:    stateIdle,
 		contacts: map[string]event.Presence{},
 		inflight: map[string]bool{},
+		pollNote: make(chan struct{}),
 	}
 	a.tr = newTranslator(addr, a.links, c.Get)
 	return a, nil
@@ -161,6 +170,7 @@ func (a *account) run(ctx context.Context) {
 func (a *account) drive(ctx context.Context, l store.Lease) error {
 	a.mu.Lock()
 	a.lease, a.owner = l, true
+	a.polled, a.pgetSent = 0, time.Time{}
 	a.mu.Unlock()
 	a.e.met.leaseHolder.WithLabelValues(a.addr).Set(1)
 	a.log.WithField("fence", l.Token).Info("lease acquired")

@@ -1,0 +1,282 @@
+package bot
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ucwabot/ucwabot/store"
+	"github.com/ucwabot/ucwabot/ucwa"
+)
+
+// dyingStore is a store that dies at the first Mark whose key crash
+// matches: from then on every call fails with store.ErrFenced, as if the
+// process had been killed there. markFirst says whether that Mark still
+// reaches the store (the process died right after writing it) or not
+// (it died right before).
+type dyingStore struct {
+	store.Store
+	crash     func(key string) bool
+	markFirst bool
+	dead      atomic.Bool
+	died      chan struct{}
+	once      sync.Once
+}
+
+func newDyingStore(st store.Store, markFirst bool, crash func(string) bool) *dyingStore {
+	return &dyingStore{Store: st, crash: crash, markFirst: markFirst, died: make(chan struct{})}
+}
+
+func (s *dyingStore) check() error {
+	if s.dead.Load() {
+		return store.ErrFenced
+	}
+	return nil
+}
+
+func (s *dyingStore) Mark(ctx context.Context, account, key string, ttl time.Duration) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
+	if !s.crash(key) {
+		return s.Store.Mark(ctx, account, key, ttl)
+	}
+	if s.markFirst {
+		if _, err := s.Store.Mark(ctx, account, key, ttl); err != nil {
+			return false, err
+		}
+	}
+	s.dead.Store(true)
+	s.once.Do(func() { close(s.died) })
+	return false, store.ErrFenced
+}
+
+func (s *dyingStore) Unmark(ctx context.Context, account, key string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.Unmark(ctx, account, key)
+}
+
+func (s *dyingStore) LoadState(ctx context.Context, account, conv string) (store.Fields, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.Store.LoadState(ctx, account, conv)
+}
+
+func (s *dyingStore) UpdateState(ctx context.Context, account, conv string, fn func(store.Fields) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.UpdateState(ctx, account, conv, fn)
+}
+
+func (s *dyingStore) DeleteState(ctx context.Context, account, conv string) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.DeleteState(ctx, account, conv)
+}
+
+func (s *dyingStore) Conversations(ctx context.Context, account string) ([]string, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.Store.Conversations(ctx, account)
+}
+
+func (s *dyingStore) Expired(ctx context.Context, account string, now time.Time) ([]string, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.Store.Expired(ctx, account, now)
+}
+
+func (s *dyingStore) Append(ctx context.Context, account string, fence int64, entries []store.Entry) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.Append(ctx, account, fence, entries)
+}
+
+func (s *dyingStore) Pending(ctx context.Context, account string, n int, wait time.Duration) ([]store.Entry, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.Store.Pending(ctx, account, n, wait)
+}
+
+func (s *dyingStore) Complete(ctx context.Context, account string, c store.Completion) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.Complete(ctx, account, c)
+}
+
+func (s *dyingStore) Done(ctx context.Context, account, eventID string) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, err
+	}
+	return s.Store.Done(ctx, account, eventID)
+}
+
+func (s *dyingStore) Len(ctx context.Context, account string) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	return s.Store.Len(ctx, account)
+}
+
+func (s *dyingStore) SaveSession(ctx context.Context, account string, fence int64, sess store.Session) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.SaveSession(ctx, account, fence, sess)
+}
+
+func (s *dyingStore) LoadSession(ctx context.Context, account string) (store.Session, error) {
+	if err := s.check(); err != nil {
+		return store.Session{}, err
+	}
+	return s.Store.LoadSession(ctx, account)
+}
+
+func (s *dyingStore) AcquireLease(ctx context.Context, account, owner string, ttl time.Duration) (store.Lease, error) {
+	if err := s.check(); err != nil {
+		return store.Lease{}, err
+	}
+	return s.Store.AcquireLease(ctx, account, owner, ttl)
+}
+
+func (s *dyingStore) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration) (store.Lease, error) {
+	if err := s.check(); err != nil {
+		return store.Lease{}, err
+	}
+	return s.Store.RenewLease(ctx, l, ttl)
+}
+
+func (s *dyingStore) ReleaseLease(ctx context.Context, l store.Lease) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.ReleaseLease(ctx, l)
+}
+
+func (s *dyingStore) LeaseHolder(ctx context.Context, account string) (store.Lease, error) {
+	if err := s.check(); err != nil {
+		return store.Lease{}, err
+	}
+	return s.Store.LeaseHolder(ctx, account)
+}
+
+func (s *dyingStore) Ping(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.Ping(ctx)
+}
+
+// Close leaves the shared store open: the next engine uses it.
+func (s *dyingStore) Close() error { return nil }
+
+// isReplyMark matches the marks of a reply (not of answering the
+// invitation).
+func isReplyMark(prefix string) func(string) bool {
+	return func(key string) bool {
+		op, ok := strings.CutPrefix(key, prefix)
+		return ok && !strings.HasPrefix(op, "accept-") && !strings.HasPrefix(op, "decline-")
+	}
+}
+
+func TestEngine_a_crash_between_the_reply_marks_and_the_server_still_gives_one_reply(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		crash     func(string) bool
+		markFirst bool
+		sentFirst int // replies the server has when the first engine dies
+	}{
+		// Died after taking the sending mark, before the POST: the server
+		// never got the reply, the replay must send it.
+		{"after the sending mark, before the POST", isReplyMark("sending:"), true, 0},
+		// Died after the POST, before the sent mark was stored (by the
+		// sender or by the poller from the completion event): the server
+		// has the reply, the replay must not send it again.
+		{"after the POST, before the sent mark", isReplyMark("sent:"), false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := newSim(t, 1)
+			st := tempBolt(t)
+			cfg := testConfig(sim)
+			set := loadRules(t, echoRules)
+
+			dying := newDyingStore(st, tc.markFirst, tc.crash)
+			e, err := New(cfg, WithStore(dying), WithRules(staticRules{set}), WithLogger(testLogger(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- e.Run(ctx) }()
+			conv, err := sim.Invite(aliceURI, botURI, "m0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-dying.died:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("the first engine never reached the crash point; bot said %q", botSaid(sim, conv.ID()))
+			}
+			e.testCrash()
+			cancel()
+			<-done
+			if got := botSaid(sim, conv.ID()); len(got) != tc.sentFirst {
+				t.Fatalf("when the first engine died the server had %q; want %d replies", got, tc.sentFirst)
+			}
+
+			start(t, cfg, st, set)
+			waitReplies(t, sim, conv.ID(), "echo: m0")
+			if err := conv.Say(aliceURI, "m1"); err != nil {
+				t.Fatal(err)
+			}
+			waitReplies(t, sim, conv.ID(), "echo: m0", "echo: m1")
+		})
+	}
+}
+
+func TestSentOperations_reads_the_operationId_of_what_the_bot_sent_only(t *testing.T) {
+	const body = `{
+"_links":{"self":{"href":"/a/events?ack=6"},"next":{"href":"/a/events?ack=7"}},
+"sender":[{"rel":"conversation","href":"/a/conversations/c1","events":[
+ {"link":{"rel":"message","href":"/a/conversations/c1/messaging/messages/1"},"status":"Success","type":"completed",
+  "_embedded":{"message":{"direction":"Incoming","operationId":"not-ours","rel":"message","_links":{"self":{"href":"/a/conversations/c1/messaging/messages/1"}}}}},
+ {"link":{"rel":"message","href":"/a/conversations/c1/messaging/messages/2"},"status":"Success","type":"completed",
+  "_embedded":{"message":{"direction":"Outgoing","operationId":"ev1-0-1","rel":"message","_links":{"self":{"href":"/a/conversations/c1/messaging/messages/2"}}}}},
+ {"link":{"rel":"message","href":"/a/conversations/c1/messaging/messages/3"},"status":"Failure","type":"completed",
+  "_embedded":{"message":{"direction":"Outgoing","operationId":"ev1-0-2","rel":"message","_links":{"self":{"href":"/a/conversations/c1/messaging/messages/3"}}}}},
+ {"link":{"rel":"message","href":"/a/conversations/c1/messaging/messages/4"},"status":"Success","type":"completed",
+  "_embedded":{"message":{"direction":"Outgoing","rel":"message","_links":{"self":{"href":"/a/conversations/c1/messaging/messages/4"}}}}}
+]},
+{"rel":"communication","href":"/a/communication","events":[
+ {"link":{"rel":"messagingInvitation","href":"/a/invitations/i1"},"type":"started",
+  "_embedded":{"messagingInvitation":{"direction":"Outgoing","operationId":"ev2-0-1","rel":"messagingInvitation","_links":{"self":{"href":"/a/invitations/i1"}}}}},
+ {"link":{"rel":"messagingInvitation","href":"/a/invitations/i2"},"type":"started",
+  "_embedded":{"messagingInvitation":{"direction":"Incoming","operationId":"theirs","rel":"messagingInvitation","_links":{"self":{"href":"/a/invitations/i2"}}}}}
+]}]}`
+	base, _ := url.Parse("https://pool.contoso.com/")
+	b, err := ucwa.DecodeBatch([]byte(body), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sentOperations(b)
+	want := []string{"ev1-0-1", "ev1-0-2", "ev2-0-1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("sentOperations = %q, want %q", got, want)
+	}
+}
