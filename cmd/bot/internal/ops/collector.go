@@ -4,15 +4,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// RuleCollector exports the rules' counters to Prometheus each time it is
-// scraped: matches, handler errors and handler run time per rule, and the
-// loaded rule set's version as the label of an info gauge.
+// RuleCollector exports the rules' handler run time to Prometheus each time
+// it is scraped, per rule, and the loaded rule set's version as the label of
+// an info gauge. The engine itself exports ucwabot_rule_matches_total and
+// ucwabot_rule_errors_total (labels account and rule).
 type RuleCollector struct {
-	rules   func() RuleSet
-	matches *prometheus.Desc
-	errors  *prometheus.Desc
-	runs    *prometheus.Desc
-	info    *prometheus.Desc
+	rules func() RuleSet
+	runs  *prometheus.Desc
+	info  *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*RuleCollector)(nil)
@@ -20,29 +19,23 @@ var _ prometheus.Collector = (*RuleCollector)(nil)
 // NewRuleCollector returns a collector reading the counters from rules.
 func NewRuleCollector(rules func() RuleSet) *RuleCollector {
 	return &RuleCollector{
-		rules:   rules,
-		matches: prometheus.NewDesc("ucwabot_rule_matches_total", "Events the rule matched.", []string{"rule"}, nil),
-		errors:  prometheus.NewDesc("ucwabot_rule_errors_total", "Handler calls of the rule that failed.", []string{"rule"}, nil),
-		runs:    prometheus.NewDesc("ucwabot_rule_handler_seconds", "Time spent in the rule's handlers.", []string{"rule"}, nil),
-		info:    prometheus.NewDesc("ucwabot_rules_info", "The loaded rule set; its version is a label.", []string{"version"}, nil),
+		rules: rules,
+		runs:  prometheus.NewDesc("ucwabot_rule_handler_seconds", "Time spent in the rule's handlers.", []string{"rule"}, nil),
+		info:  prometheus.NewDesc("ucwabot_rules_info", "The loaded rule set; its version is a label.", []string{"version"}, nil),
 	}
 }
 
 // Describe sends the collector's descriptions.
 func (c *RuleCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.matches
-	ch <- c.errors
 	ch <- c.runs
 	ch <- c.info
 }
 
-// Collect reads the counters and sends one sample set per rule.
+// Collect reads the counters and sends one summary per rule.
 func (c *RuleCollector) Collect(ch chan<- prometheus.Metric) {
 	set := c.rules()
 	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, set.Version)
 	for _, r := range set.Rules {
-		ch <- prometheus.MustNewConstMetric(c.matches, prometheus.CounterValue, float64(r.Matches), r.Name)
-		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(r.Errors), r.Name)
 		ch <- prometheus.MustNewConstSummary(c.runs, r.Runs, r.RunSeconds, nil, r.Name)
 	}
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+
+	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
+	"github.com/ucwabot/ucwabot/rules"
+)
+
+// ruleAdmin shows the reloader's rules to the admin API.
+type ruleAdmin struct{ r *rules.Reloader }
+
+func (a ruleAdmin) Rules() ops.RuleSet { return ruleSetInfo(a.r.Current()) }
+
+func (a ruleAdmin) Reload(context.Context) (ops.RuleSet, error) {
+	set, err := a.r.Reload()
+	if err != nil {
+		return ops.RuleSet{}, err
+	}
+	return ruleSetInfo(set), nil
+}
+
+// ruleSetInfo lists a rule set with its counters.
+func ruleSetInfo(set *rules.Set) ops.RuleSet {
+	stats := map[string]rules.RuleStats{}
+	for _, s := range set.Stats() {
+		stats[s.Name] = s
+	}
+	out := ops.RuleSet{Version: set.Version()}
+	for _, r := range set.Rules() {
+		info := ops.RuleInfo{Name: r.Name, File: r.File, Line: r.Line}
+		for _, k := range r.On {
+			info.On = append(info.On, string(k))
+		}
+		for _, s := range r.Do {
+			info.Handlers = append(info.Handlers, s.Plugin)
+		}
+		if s, ok := stats[r.Name]; ok {
+			info.Matches, info.Errors = s.Matches, s.Errors
+			info.Runs, info.RunSeconds = s.Runs, s.RunTime.Seconds()
+		}
+		out.Rules = append(out.Rules, info)
+	}
+	return out
+}
+
+// conversationAdmin shows the engine's conversations to the admin API.
+type conversationAdmin struct{ e *bot.Engine }
+
+func (a conversationAdmin) Conversations(ctx context.Context) ([]ops.Conversation, error) {
+	list, err := a.e.Conversations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ops.Conversation, 0, len(list))
+	for _, c := range list {
+		out = append(out, ops.Conversation{Account: c.Account, ID: c.ID, State: c.State})
+	}
+	return out, nil
+}
+
+func (a conversationAdmin) DropConversation(ctx context.Context, account, id string) error {
+	return a.e.DropConversation(ctx, account, id)
+}

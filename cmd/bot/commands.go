@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Stdio is a command's standard streams.
+type Stdio struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one sub-command: its flags are parsed by its own FlagSet.
+type command struct {
+	name    string // "rules check"
+	args    string // "PATH..." for the usage line
+	summary string
+	// flags declares the command's flags; nil for none.
+	flags func(fs *flag.FlagSet)
+	run   func(ctx context.Context, io Stdio, fs *flag.FlagSet) error
+}
+
+// usageError is a wrong invocation: printed with the usage, exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// commands returns every sub-command, sorted by name.
+func commands() []*command {
+	list := []*command{
+		runCommand(),
+		demoCommand(),
+		rulesCheckCommand(),
+		rulesTestCommand(),
+		decodeCommand(),
+		versionCommand(),
+		simCommand(),
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	return list
+}
+
+// Main runs the sub-command named by args and returns the process's exit
+// code. Errors go to io.Err as one line each.
+func Main(ctx context.Context, args []string, io Stdio) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		if len(args) > 1 {
+			return Main(ctx, append(args[1:], "--help"), io)
+		}
+		printUsage(io.Out)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, rest := find(args)
+	if cmd == nil {
+		fmt.Fprintf(io.Err, "bot: unknown command %q\n\n", strings.Join(args[:min(len(args), 2)], " "))
+		printUsage(io.Err)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("bot "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Err)
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: bot %s", cmd.name)
+		if hasFlags(fs) {
+			fmt.Fprint(fs.Output(), " [flags]")
+		}
+		if cmd.args != "" {
+			fmt.Fprint(fs.Output(), " "+cmd.args)
+		}
+		fmt.Fprintf(fs.Output(), "\n\n%s\n", cmd.summary)
+		if hasFlags(fs) {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(io.Out)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage // flag has printed the error and the usage
+	}
+	err := cmd.run(ctx, io, fs)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(io.Err, "bot %s: %s\n", cmd.name, ue.msg)
+		fs.Usage()
+		return exitUsage
+	default:
+		fmt.Fprintf(io.Err, "bot %s: %s\n", cmd.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return exitError
+	}
+}
+
+// find matches the longest command name at the start of args.
+func find(args []string) (*command, []string) {
+	var best *command
+	var rest []string
+	for _, c := range commands() {
+		words := strings.Fields(c.name)
+		if len(words) > len(args) {
+			continue
+		}
+		match := true
+		for i, w := range words {
+			if args[i] != w {
+				match = false
+				break
+			}
+		}
+		if match && (best == nil || len(words) > len(strings.Fields(best.name))) {
+			best, rest = c, args[len(words):]
+		}
+	}
+	return best, rest
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: bot <command> [flags] [args]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, firstLine(c.summary))
+	}
+	fmt.Fprintln(w, "\nRun `bot <command> --help` for a command's flags.")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// getenv is the environment lookup of the process.
+var getenv = os.Getenv

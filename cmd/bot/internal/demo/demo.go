@@ -1,0 +1,158 @@
+// Package demo is `bot demo`: the built-in UCWA simulator, a bot signed in to
+// it with the example rules and the embedded store, and a short scene played
+// through it and printed as a transcript. On a terminal the scene is followed
+// by an interactive mode in which the user acts as the people.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/plugins"
+	"github.com/ucwabot/ucwabot/rules"
+	"github.com/ucwabot/ucwabot/store/boltstore"
+	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// Out receives the transcript.
+	Out io.Writer
+	// In is read for commands when Interactive is set.
+	In io.Reader
+	// Interactive continues after the scene with commands read from In
+	// until it ends or the context is cancelled.
+	Interactive bool
+	// RulesName and Rules are the rules file the bot runs.
+	RulesName string
+	Rules     []byte
+	// Log receives the engine's log lines; nil discards them.
+	Log io.Writer
+	// Quiet is how long the transcript waits without a new event before it
+	// takes a step as finished.
+	Quiet time.Duration
+}
+
+// The cast. The bot signs in with a password like a real bot account; the
+// people are scripted through the simulator.
+const (
+	botURI      = "sip:helpdesk@contoso.com"
+	botPassword = "demo-password"
+)
+
+var people = []struct{ uri, name string }{
+	{"sip:alice@contoso.com", "Alice Lee"},
+	{"sip:bob@contoso.com", "Bob Kim"},
+	{"sip:carol@contoso.com", "Carol Diaz"},
+}
+
+// Run plays the demo and returns when the scene (and, if enabled, the
+// interactive session) is over.
+func Run(ctx context.Context, o Options) error {
+	if o.Quiet == 0 {
+		o.Quiet = 400 * time.Millisecond
+	}
+	sim, err := ucwasim.New(ucwasim.Options{Domain: "contoso.com"})
+	if err != nil {
+		return fmt.Errorf("start simulator: %w", err)
+	}
+	defer sim.Close()
+	if err := sim.AddUser(botURI, botPassword, "Helpdesk"); err != nil {
+		return err
+	}
+	for _, p := range people {
+		if err := sim.AddUser(p.uri, "", p.name); err != nil {
+			return err
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "ucwabot-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := boltstore.Open(filepath.Join(dir, "state.db"), boltstore.Options{})
+	if err != nil {
+		return fmt.Errorf("open embedded store: %w", err)
+	}
+	defer st.Close()
+
+	set, err := rules.LoadBytes(rules.Options{Build: plugins.Default.Build}, o.RulesName, o.Rules)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	if o.Log != nil {
+		log.SetOutput(o.Log)
+	}
+	tr := newTranscript(o.Out, sim)
+	eng, err := bot.New(bot.Config{
+		Accounts: []bot.Account{{
+			Address:      botURI,
+			DiscoveryURL: sim.DiscoveryURL(),
+			Password:     botPassword,
+		}},
+		PollTimeout:  30 * time.Second,
+		DrainTimeout: 5 * time.Second,
+	}, bot.WithStore(st), bot.WithRules(staticRules{set}), bot.WithLogger(log), bot.WithObserver(tr))
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(runCtx) }()
+
+	fmt.Fprintf(o.Out, "ucwabot demo: a bot (%s) signed in to the built-in UCWA simulator at %s,\n", botURI, sim.URL())
+	fmt.Fprintf(o.Out, "running the rules of %s over an embedded store.\n\n", o.RulesName)
+	if err := waitReady(ctx, eng, done); err != nil {
+		return err
+	}
+	sc := &scene{sim: sim, tr: tr, quiet: o.Quiet}
+	err = sc.play(ctx)
+	if err == nil && o.Interactive {
+		err = sc.interact(ctx, o.In)
+	}
+	stop()
+	if runErr := <-done; runErr != nil && !errors.Is(runErr, context.Canceled) && err == nil {
+		err = runErr
+	}
+	return err
+}
+
+// staticRules serves one rule set for the whole run.
+type staticRules struct{ set *rules.Set }
+
+func (s staticRules) Current() *rules.Set { return s.set }
+
+// waitReady waits until the engine has signed in and polls its events.
+func waitReady(ctx context.Context, eng *bot.Engine, done <-chan error) error {
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if eng.Ready() == nil {
+			return nil
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("the bot stopped before it was ready: %v", err)
+		case <-deadline:
+			return fmt.Errorf("the bot was not ready within 20s: %v", eng.Ready())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}

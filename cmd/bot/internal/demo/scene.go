@@ -1,0 +1,170 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
+)
+
+// scene scripts the people through the simulator and waits, after each
+// step, until the bot has handled what the step caused.
+type scene struct {
+	sim   *ucwasim.Server
+	tr    *transcript
+	quiet time.Duration
+	conv  *ucwasim.Conversation // the conversation people act in
+}
+
+// play is the scripted scene: Alice asks for help, Bob joins, both write,
+// Bob leaves, Alice hangs up.
+func (s *scene) play(ctx context.Context) error {
+	steps := []string{
+		"invite alice Hi, my VPN is down since this morning",
+		"join bob",
+		"say bob Same here, I cannot reach the intranet",
+		"say alice What is the status of the VPN?",
+		"leave bob",
+		"say alice thanks!",
+		"hangup alice",
+	}
+	for _, step := range steps {
+		if err := s.do(ctx, step); err != nil {
+			return err
+		}
+	}
+	s.tr.mu.Lock()
+	errs := s.tr.errs
+	s.tr.mu.Unlock()
+	if len(errs) > 0 {
+		return fmt.Errorf("the scene had %d handler errors: %w", len(errs), errors.Join(errs...))
+	}
+	fmt.Fprintln(s.tr.out, "\nThe scene is over.")
+	return nil
+}
+
+const help = `Act as one of the people: alice, bob or carol.
+  invite WHO TEXT   WHO starts a conversation with the bot
+  join WHO          WHO joins the current conversation
+  say WHO TEXT      WHO writes in the current conversation
+  leave WHO         WHO leaves the current conversation
+  hangup WHO        WHO ends the current conversation
+  help | quit`
+
+// interact reads commands from in until it ends, "quit", or ctx is done.
+func (s *scene) interact(ctx context.Context, in io.Reader) error {
+	fmt.Fprintf(s.tr.out, "\n%s\n", help)
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		fmt.Fprint(s.tr.out, "> ")
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(s.tr.out)
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				fmt.Fprintln(s.tr.out)
+				return nil
+			}
+			line = strings.TrimSpace(line)
+			switch line {
+			case "":
+				continue
+			case "quit", "exit":
+				return nil
+			case "help", "?":
+				fmt.Fprintln(s.tr.out, help)
+				continue
+			}
+			if err := s.do(ctx, line); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				fmt.Fprintf(s.tr.out, "  %v\n", err)
+			}
+		}
+	}
+}
+
+// do runs one command and waits for the bot to settle.
+func (s *scene) do(ctx context.Context, line string) error {
+	verb, rest, _ := strings.Cut(line, " ")
+	who, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	uri, name, ok := person(who)
+	if !ok {
+		return fmt.Errorf("unknown person %q (alice, bob or carol); type help", who)
+	}
+	if verb != "invite" && s.conv == nil {
+		return errors.New("no conversation yet: start one with invite WHO TEXT")
+	}
+	before, _ := s.tr.progress()
+	var err error
+	switch verb {
+	case "invite":
+		s.tr.said("%s invites the bot: %s", name, text)
+		s.conv, err = s.sim.Invite(uri, botURI, text)
+	case "join":
+		s.tr.said("%s joins the conversation", name)
+		err = s.conv.Join(uri)
+	case "say":
+		s.tr.said("%s: %s", name, text)
+		err = s.conv.Say(uri, text)
+	case "leave":
+		s.tr.said("%s leaves the conversation", name)
+		err = s.conv.Leave(uri)
+	case "hangup":
+		s.tr.said("%s ends the conversation", name)
+		err = s.conv.HangUp(uri)
+	default:
+		return fmt.Errorf("unknown command %q; type help", verb)
+	}
+	if err != nil {
+		return err
+	}
+	return s.settle(ctx, before)
+}
+
+// settle waits until the bot handled at least one event after before and
+// then none for the quiet period.
+func (s *scene) settle(ctx context.Context, before int) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n, last := s.tr.progress()
+		if n > before && time.Since(last) >= s.quiet {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the bot handled no event within 15s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func person(who string) (uri, name string, ok bool) {
+	for _, p := range people {
+		if strings.EqualFold(strings.TrimPrefix(strings.SplitN(p.uri, "@", 2)[0], "sip:"), who) {
+			return p.uri, p.name, true
+		}
+	}
+	return "", "", false
+}

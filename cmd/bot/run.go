@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/config"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/logging"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
+	"github.com/ucwabot/ucwabot/rules"
+	"github.com/ucwabot/ucwabot/store"
+	"github.com/ucwabot/ucwabot/store/boltstore"
+	"github.com/ucwabot/ucwabot/store/redisstore"
+)
+
+func runCommand() *command {
+	var path string
+	return &command{
+		name: "run",
+		summary: `Run the service: sign the configured bot accounts in, keep them available,
+answer their conversations by the rules, and serve /healthz, /readyz, /metrics
+and the admin API. Settings come from the config file (docs/config.md) and
+UCWABOT_* environment variables, which override it. SIGHUP reloads the rules.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&path, "config", "bot.yaml", "the `FILE` to read the configuration from")
+		},
+		run: func(ctx context.Context, stdio Stdio, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usagef("takes no arguments")
+			}
+			cfg, err := config.Load(path, getenv)
+			if err != nil {
+				return err
+			}
+			return serve(ctx, stdio, cfg)
+		},
+	}
+}
+
+// serve wires the store, the rules, the engine and the HTTP server from
+// cfg and runs them until ctx is done.
+func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
+	log, redactor, err := logging.New(stdio.Err, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return err
+	}
+	bcfg, token, err := engineConfig(cfg, redactor)
+	if err != nil {
+		return err
+	}
+
+	st, err := openStore(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	reloader, err := rules.NewReloader(ruleOptions(), log, cfg.Rules...)
+	if err != nil {
+		return err
+	}
+	defer reloader.Current().Close()
+
+	eng, err := bot.New(bcfg,
+		bot.WithStore(st),
+		bot.WithRules(reloader),
+		bot.WithLogger(log),
+		bot.WithRegisterer(reg),
+	)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(ops.NewRuleCollector(func() ops.RuleSet { return ruleSetInfo(reloader.Current()) }))
+
+	l, err := ops.Listen(cfg.HTTP.Listen, token)
+	if err != nil {
+		return err
+	}
+	h := ops.Handler(ops.Options{
+		Ready:         eng.Ready,
+		Gatherer:      reg,
+		Rules:         ruleAdmin{reloader},
+		Conversations: conversationAdmin{eng},
+		Token:         token,
+		Logger:        log,
+	})
+	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics and /admin/")
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- ops.Serve(ctx, l, h) }()
+	go func() { errc <- reloader.Watch(ctx) }()
+	go reloadOnHangup(ctx, reloader, log)
+
+	runErr := eng.Run(ctx)
+	cancel()
+	for range 2 {
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+			runErr = err
+		}
+	}
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// reloadOnHangup reloads the rules on every SIGHUP. A failed reload keeps
+// the running rules; the reloader logs and counts it.
+func reloadOnHangup(ctx context.Context, r *rules.Reloader, log logrus.FieldLogger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: reloading rules")
+			_, _ = r.Reload()
+		}
+	}
+}
+
+// engineConfig turns the file's settings into the engine's, reading the
+// secrets and registering them with the log redactor. It also returns the
+// admin token.
+func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, string, error) {
+	token, err := cfg.AdminToken(getenv)
+	if err != nil {
+		return bot.Config{}, "", err
+	}
+	redactor.Add(token)
+	bc := bot.Config{
+		Workers:              cfg.Engine.Workers,
+		QueueSize:            cfg.Engine.QueueSize,
+		HandlerTimeout:       cfg.Engine.HandlerTimeout,
+		DrainTimeout:         cfg.Engine.DrainTimeout,
+		LeaseTTL:             cfg.Engine.LeaseTTL,
+		InstanceID:           cfg.Engine.InstanceID,
+		Shadow:               cfg.Engine.Shadow,
+		BackoffMax:           cfg.Engine.Backoff.Max,
+		ActivityInterval:     cfg.KeepAlive.ActivityInterval,
+		SubscriptionDuration: cfg.KeepAlive.SubscriptionDuration,
+		PollTimeout:          cfg.KeepAlive.PollTimeout,
+	}
+	for i, a := range cfg.Accounts {
+		pw, err := cfg.Password(i, getenv)
+		if err != nil {
+			return bot.Config{}, "", err
+		}
+		redactor.Add(pw)
+		bc.Accounts = append(bc.Accounts, bot.Account{
+			Address:      a.Address,
+			DiscoveryURL: a.DiscoveryURL,
+			Username:     a.Username,
+			Password:     pw,
+			UserAgent:    a.UserAgent,
+			EndpointID:   a.EndpointID,
+			Subscribe:    a.Subscribe,
+		})
+	}
+	if err := bc.Validate(); err != nil {
+		return bot.Config{}, "", err
+	}
+	return bc, token, nil
+}
+
+// openStore opens Redis when a URL is configured, else the embedded store.
+func openStore(ctx context.Context, c config.Store) (store.Store, error) {
+	if c.URL != "" {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := redisstore.Open(ctx, c.URL, redisstore.Options{Prefix: c.Prefix})
+		if err != nil {
+			return nil, fmt.Errorf("store.url: %w", err)
+		}
+		return s, nil
+	}
+	s, err := boltstore.Open(c.Path, boltstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("store.path: %w", err)
+	}
+	return s, nil
+}
