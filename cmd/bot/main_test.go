@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ucwabot/ucwabot/cmd/bot/botcli"
 )
 
 // botBin is the binary built once for every test that runs it as a
@@ -162,18 +164,18 @@ func (p *proc) stop(t *testing.T) int {
 }
 
 func TestHelp_every_command_prints_its_usage(t *testing.T) {
-	for _, c := range commands() {
-		t.Run(c.name, func(t *testing.T) {
-			r := runBot(t, "", nil, append(strings.Fields(c.name), "--help")...)
-			if r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: bot "+c.name) {
+	for _, name := range botcli.CommandNames() {
+		t.Run(name, func(t *testing.T) {
+			r := runBot(t, "", nil, append(strings.Fields(name), "--help")...)
+			if r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: bot "+name) {
 				t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 			}
 		})
 	}
 	r := runBot(t, "", nil, "help")
-	for _, c := range commands() {
-		if !strings.Contains(r.stdout, c.name) {
-			t.Errorf("bot help lacks %q", c.name)
+	for _, name := range botcli.CommandNames() {
+		if !strings.Contains(r.stdout, name) {
+			t.Errorf("bot help lacks %q", name)
 		}
 	}
 }

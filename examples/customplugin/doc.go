@@ -2,13 +2,17 @@
 // own. Package shout is the complete plugin (the README quotes it); its
 // test drives it through a real bot with package bottest.
 //
-// To run a bot with it, copy cmd/bot into your module and add one line to
-// its plugins.go, beside the standard plugins:
+// To run a bot with it, build a binary that is cmd/bot's main with one more
+// blank import, as examples/custombot does:
 //
 //	import (
-//		_ "github.com/ucwabot/ucwabot/plugins/standard"
+//		"github.com/ucwabot/ucwabot/cmd/bot/botcli"
+//
 //		_ "example.com/yourbot/shout"
+//		_ "github.com/ucwabot/ucwabot/plugins/standard"
 //	)
+//
+//	func main() { botcli.Run() }
 //
 // Rules then call it by name:
 //

@@ -1,4 +1,4 @@
-package main
+package botcli
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"runtime/debug"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = ""
+// Version is the version the binary reports. cmd/bot sets it from its own
+// main.version, which the build sets with -ldflags "-X main.version=v1.2.3";
+// when empty, the module's build information is used.
+var Version = ""
 
 func versionCommand() *command {
 	return &command{
@@ -27,8 +29,8 @@ func versionCommand() *command {
 // buildVersion returns the version, the VCS revision when built from a
 // checkout, or "(devel)".
 func buildVersion() string {
-	if version != "" {
-		return version
+	if Version != "" {
+		return Version
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {

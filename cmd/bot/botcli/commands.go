@@ -1,4 +1,4 @@
-package main
+package botcli
 
 import (
 	"context"
@@ -165,3 +165,12 @@ func firstLine(s string) string {
 
 // getenv is the environment lookup of the process.
 var getenv = os.Getenv
+
+// CommandNames lists the sub-commands, sorted ("rules check", "run", ...).
+func CommandNames() []string {
+	var out []string
+	for _, c := range commands() {
+		out = append(out, c.name)
+	}
+	return out
+}
