@@ -12,6 +12,9 @@ package plugins
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -58,8 +61,10 @@ func (p definedPlugin[C]) Build(params *yaml.Node) (handlers.Handler, error) {
 }
 
 // DecodeStrict decodes a YAML node into v, rejecting keys v does not have.
-// yaml.v3's Node.Decode does not honour KnownFields, so the node is
-// re-encoded and decoded through a Decoder.
+// Errors start with "line N: " (N a line of the node's file) and name an
+// unknown key with the keys its place accepts:
+//
+//	line 7: unknown key "txt" (known: text, html, typing)
 func DecodeStrict(node *yaml.Node, v any) error {
 	if node == nil || node.Kind == 0 {
 		return nil
@@ -71,29 +76,104 @@ func DecodeStrict(node *yaml.Node, v any) error {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
-		return cleanYAMLError(err, node.Line)
+		return cleanYAMLError(err, node.Line, reflect.TypeOf(v))
 	}
 	return nil
 }
 
+// unknownField is yaml.v3's message for a key the target struct lacks.
+var unknownField = regexp.MustCompile(`^field (.*) not found in type (.+)$`)
+
 // cleanYAMLError rewrites line numbers of the re-encoded document, which
-// start at 1, into lines of the original file.
-func cleanYAMLError(err error, base int) error {
+// start at 1, into lines of the original file, and unknown-field messages
+// into ones naming the known keys of target's struct types.
+func cleanYAMLError(err error, base int, target reflect.Type) error {
 	var te *yaml.TypeError
-	if !errors.As(err, &te) || base <= 1 {
+	if !errors.As(err, &te) {
 		return err
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
+		prefix, rest := "", m
 		var line int
-		var rest string
 		if n, _ := fmt.Sscanf(m, "line %d:", &line); n == 1 {
-			rest = m[strings.Index(m, ":")+1:]
-			m = fmt.Sprintf("line %d:%s", line+base-1, rest)
+			if base > 1 {
+				line += base - 1
+			}
+			prefix = fmt.Sprintf("line %d: ", line)
+			rest = strings.TrimPrefix(m[strings.Index(m, ":")+1:], " ")
 		}
-		msgs[i] = m
+		if f := unknownField.FindStringSubmatch(rest); f != nil {
+			rest = fmt.Sprintf("unknown key %q", f[1])
+			if t := findStruct(target, f[2], map[reflect.Type]bool{}); t != nil {
+				if keys := knownKeys(t); len(keys) > 0 {
+					rest += " (known: " + strings.Join(keys, ", ") + ")"
+				}
+			}
+		}
+		msgs[i] = prefix + rest
 	}
 	return errors.New(strings.Join(msgs, "; "))
+}
+
+// findStruct returns the struct type named name (as reflect prints it)
+// reachable from t through pointers, slices, arrays, maps and fields.
+func findStruct(t reflect.Type, name string, seen map[reflect.Type]bool) reflect.Type {
+	if t == nil || seen[t] {
+		return nil
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return findStruct(t.Elem(), name, seen)
+	case reflect.Map:
+		return findStruct(t.Elem(), name, seen)
+	case reflect.Struct:
+		if t.String() == name {
+			return t
+		}
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() || f.Anonymous {
+				if s := findStruct(f.Type, name, seen); s != nil {
+					return s
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// knownKeys lists the YAML keys struct type t accepts, in field order, the
+// way yaml.v3 names them: the tag's name, else the lower-cased field name;
+// fields tagged ",inline" contribute their own keys.
+func knownKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if slices.Contains(strings.Split(opts, ","), "inline") {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				keys = append(keys, knownKeys(ft)...)
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		keys = append(keys, name)
+	}
+	return keys
 }
 
 // Registry maps plugin names to plugins. The zero value is not usable; use

@@ -101,3 +101,41 @@ func TestBuild_decodes_strictly_and_validates(t *testing.T) {
 		t.Errorf("unknown plugin: no error")
 	}
 }
+
+type timesConfig struct {
+	Times int `yaml:"times"`
+}
+
+type nestedConfig struct {
+	Every string `yaml:"every"`
+}
+
+type wideConfig struct {
+	Text        string `yaml:"text,omitempty"`
+	timesConfig `yaml:",inline"`
+	Untagged    bool
+	Skipped     string         `yaml:"-"`
+	Nested      []nestedConfig `yaml:"nested"`
+}
+
+func TestDecodeStrict_names_the_unknown_key_and_the_known_ones(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, want string
+		into            any
+	}{
+		{"reply", "params:\n  txt: hi\n", `line 2: unknown key "txt" (known: text, html, typing)`, &handlers.ReplyConfig{}},
+		{"inline and untagged", "x: 1\ny: 2\nparams:\n  text: hi\n  skipped: x\n", `line 5: unknown key "skipped" (known: text, times, untagged, nested)`, &wideConfig{}},
+		{"nested", "params:\n  nested:\n    - every: 1h\n    - evry: 2h\n", `line 4: unknown key "evry" (known: every)`, &wideConfig{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := plugins.DecodeStrict(params(t, tc.doc), tc.into)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	var w wideConfig
+	if err := plugins.DecodeStrict(params(t, "params:\n  text: a\n  times: 3\n  untagged: true\n"), &w); err != nil || w.Times != 3 || !w.Untagged {
+		t.Errorf("good params: %+v, %v", w, err)
+	}
+}

@@ -50,7 +50,7 @@ rules:
 		a + `:10:5: rule "shout": unknown key "colour"`,
 		a + `:12:9: rule "shout": do[0] nosuchplugin: unknown plugin "nosuchplugin"`,
 		b + `:2:5: rule "greet": name: already used by the rule at ` + a + `:3`,
-		b + `:5:18: rule "greet": do[0] reply: `,
+		b + `:5:18: rule "greet": do[0] reply: unknown key "txt" (known: text, html, typing)`,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
@@ -112,5 +112,38 @@ func TestRulesTest_a_failing_case_exits_1_and_shows_it(t *testing.T) {
 	r = runBot(t, "", nil, "rules", "test", rulesPath)
 	if r.code != 2 || !strings.Contains(r.stderr, "--cases is required") {
 		t.Errorf("no cases: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestRulesTest_accepts_flags_before_and_after_the_paths(t *testing.T) {
+	cases, rulesPath := filepath.Join(examplesRules, "helpdesk.cases.yaml"), filepath.Join(examplesRules, "helpdesk.yaml")
+	passed := regexp.MustCompile(`(?m)^(\d+) cases, (\d+) passed, 0 failed$`)
+	for _, args := range [][]string{
+		{"rules", "test", rulesPath, "--cases", cases},
+		{"rules", "test", "--cases", cases, rulesPath},
+		{"rules", "test", rulesPath, "-cases=" + cases},
+	} {
+		r := runBot(t, "", nil, args...)
+		if r.code != 0 || !passed.MatchString(r.stdout) {
+			t.Errorf("%q: exit %d, stdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+
+	// After "--" every argument is a path, even one that looks like a flag.
+	r := runBot(t, "", nil, "rules", "test", "--cases", cases, "--", rulesPath, "--cases")
+	if r.code != 1 || !strings.Contains(r.stderr, "--cases") {
+		t.Errorf("path after --: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// A flag after the path is still checked.
+	r = runBot(t, "", nil, "rules", "test", rulesPath, "--nosuchflag")
+	if r.code != 2 || !strings.Contains(r.stderr, "flag provided but not defined: -nosuchflag") {
+		t.Errorf("unknown flag after the path: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestRulesCheck_accepts_paths_around_flags(t *testing.T) {
+	r := runBot(t, "", nil, "rules", "check", examplesRules, "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "Usage: bot rules check") {
+		t.Errorf("--help after the path: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

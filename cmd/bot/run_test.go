@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,10 +213,31 @@ func inOrder(got, want []string) bool {
 	return i == len(want)
 }
 
+// metricValue returns the value of an unlabelled series in /metrics.
+func metricValue(t *testing.T, base, name string) float64 {
+	t.Helper()
+	code, body := httpGet(t, base+"/metrics", "")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("/metrics: %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics lacks %s", name)
+	return 0
+}
+
 // ruleList is the body of GET /admin/rules.
 type ruleList struct {
-	Version string `json:"version"`
-	Rules   []struct {
+	Version         string `json:"version"`
+	LastReloadError string `json:"last_reload_error"`
+	Rules           []struct {
 		Name    string `json:"name"`
 		Matches uint64 `json:"matches"`
 	} `json:"rules"`
@@ -252,6 +274,10 @@ func adminAPI(t *testing.T, base, token, rulesFile string) {
 		t.Errorf("/admin/rules = %+v", rs)
 	}
 
+	if got := metricValue(t, base, "ucwabot_rules_reload_failures_total"); got != 0 {
+		t.Errorf("reload failures before any reload = %v, want 0", got)
+	}
+
 	// A reload that fails keeps the running rules and reports every error.
 	writeFile(t, rulesFile, e2eRules+"  - name: broken\n    on: message.recieved\n    do: [reply]\n")
 	code, body, err := httpDo(http.MethodPost, base+"/admin/rules/reload", token, nil)
@@ -261,8 +287,14 @@ func adminAPI(t *testing.T, base, token, rulesFile string) {
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `bot.yaml:14:9: rule \"broken\": on: unknown event kind`) {
 		t.Errorf("bad reload = %d %s", code, body)
 	}
-	if now := getRules(t, base, token); now.Version != rs.Version || len(now.Rules) != 2 {
-		t.Errorf("after a failed reload the rules are %+v, want version %s", now, rs.Version)
+	// The file watcher reloads the same broken file once the writes settle
+	// (250ms), which may count a second failure.
+	if got := metricValue(t, base, "ucwabot_rules_reload_failures_total"); got != 1 && got != 2 {
+		t.Errorf("reload failures after a failed reload = %v, want 1 (2 with the file watcher's)", got)
+	}
+	if now := getRules(t, base, token); now.Version != rs.Version || len(now.Rules) != 2 ||
+		!strings.Contains(now.LastReloadError, `bot.yaml:14:9: rule "broken": on: unknown event kind`) {
+		t.Errorf("after a failed reload the rules are %+v, want version %s and the reload error", now, rs.Version)
 	}
 
 	// A good reload replaces them.
@@ -275,6 +307,12 @@ func adminAPI(t *testing.T, base, token, rulesFile string) {
 	if err := json.Unmarshal([]byte(body), &reloaded); code != http.StatusOK || err != nil ||
 		len(reloaded.Rules) != 3 || reloaded.Version == rs.Version || reloaded.Rules[2].Name != "bye" {
 		t.Errorf("reload = %d %s", code, body)
+	}
+	if got := metricValue(t, base, "ucwabot_rules_reloads_total"); got < 1 {
+		t.Errorf("rule reloads after a good reload = %v, want at least 1", got)
+	}
+	if now := getRules(t, base, token); now.LastReloadError != "" {
+		t.Errorf("after a good reload the last reload error is %q", now.LastReloadError)
 	}
 
 	// The conversations, with their state.

@@ -11,14 +11,24 @@ import (
 // ruleAdmin shows the reloader's rules to the admin API.
 type ruleAdmin struct{ r *rules.Reloader }
 
-func (a ruleAdmin) Rules() ops.RuleSet { return ruleSetInfo(a.r.Current()) }
+func (a ruleAdmin) Rules() ops.RuleSet { return a.info(a.r.Current()) }
 
 func (a ruleAdmin) Reload(context.Context) (ops.RuleSet, error) {
 	set, err := a.r.Reload()
 	if err != nil {
 		return ops.RuleSet{}, err
 	}
-	return ruleSetInfo(set), nil
+	return a.info(set), nil
+}
+
+// info lists set with the reloader's counters and last error.
+func (a ruleAdmin) info(set *rules.Set) ops.RuleSet {
+	out := ruleSetInfo(set)
+	out.Reloads, out.ReloadFailures = a.r.Reloads(), a.r.Failures()
+	if err := a.r.LastError(); err != nil {
+		out.LastReloadError = err.Error()
+	}
+	return out
 }
 
 // ruleSetInfo lists a rule set with its counters.

@@ -97,7 +97,7 @@ func Main(ctx context.Context, args []string, io Stdio) int {
 			fs.PrintDefaults()
 		}
 	}
-	if err := fs.Parse(rest); err != nil {
+	if err := parseInterspersed(fs, rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(io.Out)
 			fs.Usage()
@@ -118,6 +118,32 @@ func Main(ctx context.Context, args []string, io Stdio) int {
 		fmt.Fprintf(io.Err, "bot %s: %s\n", cmd.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return exitError
 	}
+}
+
+// parseInterspersed parses flags wherever they stand among the positional
+// arguments ("rules test PATH --cases FILE" as "rules test --cases FILE
+// PATH"). "--" ends the flags: everything after it is positional. Once it
+// returns nil, fs.Args() are the positional arguments in their order.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		// Parse stops at "--" (consuming it) or at the first non-flag.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	// Leave the positional arguments as fs.Args().
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // find matches the longest command name at the start of args.

@@ -84,7 +84,7 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(ops.NewRuleCollector(func() ops.RuleSet { return ruleSetInfo(reloader.Current()) }))
+	reg.MustRegister(ops.NewRuleCollector(ruleAdmin{reloader}.Rules))
 
 	l, err := ops.Listen(cfg.HTTP.Listen, token)
 	if err != nil {

@@ -47,10 +47,17 @@ type RuleAdmin interface {
 	Reload(ctx context.Context) (RuleSet, error)
 }
 
-// RuleSet is the loaded rules.
+// RuleSet is the loaded rules and the outcome of their reloads.
 type RuleSet struct {
 	Version string     `json:"version"`
 	Rules   []RuleInfo `json:"rules"`
+	// Reloads counts the reloads that replaced the rules; ReloadFailures
+	// the reloads that failed and kept them.
+	Reloads        uint64 `json:"reloads"`
+	ReloadFailures uint64 `json:"reload_failures"`
+	// LastReloadError is the error of the last reload, empty when it
+	// succeeded or none has run.
+	LastReloadError string `json:"last_reload_error,omitempty"`
 }
 
 // RuleInfo is one rule and its counters.

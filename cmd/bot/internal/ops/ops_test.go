@@ -34,9 +34,13 @@ func (r *rulesStub) Reload(context.Context) (RuleSet, error) {
 	defer r.mu.Unlock()
 	r.reloads++
 	if r.reloadErr != nil {
+		r.set.ReloadFailures++
+		r.set.LastReloadError = r.reloadErr.Error()
 		return RuleSet{}, r.reloadErr
 	}
 	r.set.Version = "v2"
+	r.set.Reloads++
+	r.set.LastReloadError = ""
 	return r.set, nil
 }
 
@@ -212,6 +216,48 @@ func TestAdmin_reload_returns_the_new_version_or_the_error(t *testing.T) {
 	}
 	if code, _ := f.do(t, "GET", "/admin/rules/reload", ""); code != 405 {
 		t.Errorf("GET reload: %d", code)
+	}
+	code, body = f.do(t, "GET", "/admin/rules", "")
+	if code != 200 || !strings.Contains(body, `"last_reload_error": "r.yaml:4:9: rule greet: when: unknown name foo"`) ||
+		!strings.Contains(body, `"reload_failures": 1`) || !strings.Contains(body, `"reloads": 1`) {
+		t.Errorf("rules after a failed reload: %d %s", code, body)
+	}
+}
+
+func TestMetrics_count_rule_reloads_and_failures(t *testing.T) {
+	f := start(t, "")
+	metric := func(name string) string {
+		t.Helper()
+		code, body := f.do(t, "GET", "/metrics", "")
+		if code != 200 {
+			t.Fatalf("metrics: %d", code)
+		}
+		for line := range strings.Lines(body) {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatalf("metrics lack %s:\n%s", name, body)
+		return ""
+	}
+	if r, fl := metric("ucwabot_rules_reloads_total"), metric("ucwabot_rules_reload_failures_total"); r != "0" || fl != "0" {
+		t.Errorf("before any reload: reloads %s, failures %s", r, fl)
+	}
+	f.rules.mu.Lock()
+	f.rules.reloadErr = errors.New("r.yaml:1:1: bad")
+	f.rules.mu.Unlock()
+	f.do(t, "POST", "/admin/rules/reload", "")
+	f.do(t, "POST", "/admin/rules/reload", "")
+	f.rules.mu.Lock()
+	f.rules.reloadErr = nil
+	f.rules.mu.Unlock()
+	f.do(t, "POST", "/admin/rules/reload", "")
+	if r, fl := metric("ucwabot_rules_reloads_total"), metric("ucwabot_rules_reload_failures_total"); r != "1" || fl != "2" {
+		t.Errorf("after two failed reloads and a good one: reloads %s, failures %s", r, fl)
+	}
+	code, body := f.do(t, "GET", "/admin/rules", "")
+	if code != 200 || strings.Contains(body, "last_reload_error") {
+		t.Errorf("after a good reload the listing still shows an error: %d %s", code, body)
 	}
 }
 
