@@ -357,7 +357,7 @@ func TestEvalRuntimeErrorDoesNotStopOthers(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Rule.Name != "broken" {
 			t.Fatalf("err = %v, want an EvalError of broken", err)
 		}
-		if !strings.HasPrefix(ee.Error(), ee.Rule.File+`:3: rule "broken": `) {
+		if !strings.HasPrefix(ee.Error(), ee.Rule.File+`:3:5: rule "broken": `) {
 			t.Errorf("EvalError text %q", ee.Error())
 		}
 	}
@@ -568,5 +568,27 @@ rules:
 		if err != nil || len(ms) != want {
 			t.Errorf("%s: %d matches, err %v; want %d", kind, len(ms), err, want)
 		}
+	}
+}
+
+func TestVersionDependsOnContentAndBaseNameNotOnTheDirectory(t *testing.T) {
+	src := []byte("rules:\n  - name: a\n    on: typing\n    do: [log]\n")
+	a, err := rules.LoadBytes(rules.Options{}, "etc/ucwabot/rules.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rules.LoadBytes(rules.Options{}, "/srv/other/place/rules.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Version() != b.Version() {
+		t.Fatalf("versions %s and %s differ for the same file in two directories", a.Version(), b.Version())
+	}
+	c, err := rules.LoadBytes(rules.Options{}, "rules.yaml", append(src, "# changed\n"...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version() == a.Version() {
+		t.Fatal("a changed file kept its version")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -193,7 +194,9 @@ func (l *loader) loadFile(name string, data []byte) {
 	}
 	l.files = append(l.files, name)
 	l.src[name] = data
-	fmt.Fprintf(sha256Input{l}, "%s\x00%d\x00", name, len(data))
+	// The version hashes base names, not paths, so that the same files give
+	// the same version wherever they are installed.
+	fmt.Fprintf(sha256Input{l}, "%s\x00%d\x00", filepath.Base(name), len(data))
 	l.hash = append(l.hash, data...)
 
 	var doc yaml.Node
@@ -550,11 +553,14 @@ func (l *loader) cooldown(file, rule string, v *yaml.Node) *Cooldown {
 	return c
 }
 
+// maxWindowDays keeps a window of days inside time.Duration's range.
+const maxWindowDays = int(math.MaxInt64 / int64(24*time.Hour))
+
 // parseWindow parses a Go duration, or a whole number of days ("7d").
 func parseWindow(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(d)
-		if err == nil && n > 0 {
+		if err == nil && n > 0 && n <= maxWindowDays {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
@@ -720,7 +726,7 @@ func (l *loader) finish() (*Set, error) {
 				inst, err := l.opts.Build(st.Plugin, st.Params)
 				if err != nil {
 					e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("do[%d] %s", i, st.Plugin), Msg: err.Error()}
-					relocate(e, st)
+					l.relocate(e, st)
 					l.errs = append(l.errs, e)
 					continue
 				}
@@ -764,13 +770,13 @@ var paramLine = regexp.MustCompile(`^line (\d+): `)
 
 // relocate moves a plugin's parameter error to the line it names, when it
 // names one ("line 12: field txt not found in type ...").
-func relocate(e *Error, st *Step) {
+func (l *loader) relocate(e *Error, st *Step) {
 	m := paramLine.FindStringSubmatch(e.Msg)
 	if m == nil {
 		return
 	}
 	if n, err := strconv.Atoi(m[1]); err == nil && n >= st.Line {
-		e.Line, e.Col = n, 0
+		e.Line, e.Col = n, indentOf(l.src[st.File], n)+1
 		if st.Params != nil && n == st.Params.Line {
 			e.Col = st.Params.Column
 		}

@@ -21,8 +21,9 @@ type Reloader struct {
 	log   logrus.FieldLogger
 
 	// CloseDelay is how long a replaced Set stays open for the events still
-	// using it before its handlers are cleaned up. Set it before the first
-	// Reload.
+	// using it before its handlers are cleaned up (5 minutes unless set; it
+	// should exceed the longest an event's handlers can run). Set it before
+	// the first Reload.
 	CloseDelay time.Duration
 	// Debounce is how long Watch waits for writes to settle before it
 	// reloads (250ms when 0).
@@ -47,7 +48,7 @@ func NewReloader(opts Options, log logrus.FieldLogger, paths ...string) (*Reload
 		l.Out = discard{}
 		log = l
 	}
-	r := &Reloader{opts: opts, paths: paths, log: log, CloseDelay: time.Minute}
+	r := &Reloader{opts: opts, paths: paths, log: log, CloseDelay: 5 * time.Minute}
 	r.cur.Store(set)
 	log.WithFields(logrus.Fields{"version": set.Version(), "rules": len(set.Rules())}).Info("rules loaded")
 	return r, nil

@@ -147,7 +147,7 @@ type EvalError struct {
 }
 
 func (e *EvalError) Error() string {
-	return fmt.Sprintf("%s:%d: rule %q: %v", e.Rule.File, e.Rule.Line, e.Rule.Name, e.Err)
+	return fmt.Sprintf("%s:%d:%d: rule %q: %v", e.Rule.File, e.Rule.Line, e.Rule.Col, e.Rule.Name, e.Err)
 }
 
 func (e *EvalError) Unwrap() error { return e.Err }

@@ -8,8 +8,10 @@ package rulestest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -165,7 +167,7 @@ func Parse(name string, data []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, positioned(name, err)
 	}
 	var doc struct {
 		Cases []yaml.Node `yaml:"cases"`
@@ -192,6 +194,9 @@ func Parse(name string, data []byte) (*File, error) {
 				return nil, fmt.Errorf("%s:%d: case %q: now: want RFC 3339 (2026-03-02T10:00:00+01:00), got %q", name, c.Line, c.Name, c.Now)
 			}
 		}
+		if c.Expect.Rules == nil && c.Expect.Calls == nil && c.Expect.Invitation == "" {
+			return nil, fmt.Errorf("%s:%d: case %q: expect: want rules, calls or invitation (a case must assert something)", name, c.Line, c.Name)
+		}
 		switch c.Expect.Invitation {
 		case "", "accept", "decline":
 		default:
@@ -199,6 +204,35 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// positioned rewrites a YAML decoding error as one FILE:LINE: message per
+// problem, with the unknown keys named as such.
+func positioned(name string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+		}
+		return fmt.Errorf("%s: %s", name, msg)
+	}
+	lines := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		lines[i] = name + ": " + e
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			msg := m[2]
+			if f, ok := strings.CutPrefix(msg, "field "); ok {
+				if k, _, ok := strings.Cut(f, " not found in type "); ok {
+					msg = fmt.Sprintf("unknown key %q", k)
+				}
+			}
+			lines[i] = fmt.Sprintf("%s:%s: %s", name, m[1], msg)
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // Run runs cases on set, in order. Cooldown marks are kept in memory

@@ -21,10 +21,11 @@ func write(t *testing.T, dir, name, content string) string {
 
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ name, src, want string }{
-		{"unknown key", "cases:\n  - name: a\n    event: {kind: typing}\n    expekt: {}\n", "line 4: field expekt not found in type rulestest.Case"},
+		{"unknown key", "cases:\n  - name: a\n    event: {kind: typing}\n    expekt: {}\n", `c.yaml:4: unknown key "expekt"`},
+		{"no expectation", "cases:\n  - name: a\n    event: {kind: typing}\n", `c.yaml:2: case "a": expect: want rules, calls or invitation`},
 		{"bad kind", "cases:\n  - name: a\n    event: {kind: typed}\n", `c.yaml:2: case "a": event.kind: unknown event kind "typed"`},
 		{"no kind", "cases:\n  - name: a\n    event: {}\n", `c.yaml:2: case "a": event.kind: unknown event kind ""`},
-		{"bad now", "cases:\n  - name: x\n    event: {kind: typing}\n  - name: a\n    event: {kind: typing}\n    now: tomorrow\n", `c.yaml:4: case "a": now: want RFC 3339`},
+		{"bad now", "cases:\n  - name: x\n    event: {kind: typing}\n    expect: {rules: []}\n  - name: a\n    event: {kind: typing}\n    now: tomorrow\n", `c.yaml:5: case "a": now: want RFC 3339`},
 		{"bad invitation", "cases:\n  - name: a\n    event: {kind: invitation.received}\n    expect: {invitation: maybe}\n", `c.yaml:2: case "a": expect.invitation: want accept or decline, got "maybe"`},
 		{"no name", "cases:\n  - event: {kind: typing}\n", `c.yaml:2: case 1: name is required`},
 		{"no cases", "cases: []\n", `c.yaml: no cases`},
