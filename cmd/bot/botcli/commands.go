@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Stdio is a command's standard streams.
@@ -32,7 +34,7 @@ type command struct {
 	summary string
 	// flags declares the command's flags; nil for none.
 	flags func(fs *flag.FlagSet)
-	run   func(ctx context.Context, io Stdio, fs *flag.FlagSet) error
+	run   func(ctx context.Context, stdio Stdio, fs *flag.FlagSet) error
 }
 
 // usageError is a wrong invocation: printed with the usage, exit 2.
@@ -59,14 +61,24 @@ func commands() []*command {
 	return list
 }
 
+// Run runs the sub-command named by the process's arguments, with the
+// process's standard streams, until it ends or SIGINT or SIGTERM asks it
+// to stop, and exits with its code.
+func Run() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
 // Main runs the sub-command named by args and returns the process's exit
-// code. Errors go to io.Err as one line each.
-func Main(ctx context.Context, args []string, io Stdio) int {
+// code. Errors go to stdio.Err as one line each.
+func Main(ctx context.Context, args []string, stdio Stdio) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		if len(args) > 1 {
-			return Main(ctx, append(args[1:], "--help"), io)
+			return Main(ctx, append(args[1:], "--help"), stdio)
 		}
-		printUsage(io.Out)
+		printUsage(stdio.Out)
 		if len(args) == 0 {
 			return exitUsage
 		}
@@ -74,12 +86,12 @@ func Main(ctx context.Context, args []string, io Stdio) int {
 	}
 	cmd, rest := find(args)
 	if cmd == nil {
-		fmt.Fprintf(io.Err, "bot: unknown command %q\n\n", strings.Join(args[:min(len(args), 2)], " "))
-		printUsage(io.Err)
+		fmt.Fprintf(stdio.Err, "bot: unknown command %q\n\n", strings.Join(args[:min(len(args), 2)], " "))
+		printUsage(stdio.Err)
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("bot "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(io.Err)
+	fs.SetOutput(stdio.Err)
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
@@ -99,23 +111,23 @@ func Main(ctx context.Context, args []string, io Stdio) int {
 	}
 	if err := parseInterspersed(fs, rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(io.Out)
+			fs.SetOutput(stdio.Out)
 			fs.Usage()
 			return exitOK
 		}
 		return exitUsage // flag has printed the error and the usage
 	}
-	err := cmd.run(ctx, io, fs)
+	err := cmd.run(ctx, stdio, fs)
 	var ue *usageError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(io.Err, "bot %s: %s\n", cmd.name, ue.msg)
+		fmt.Fprintf(stdio.Err, "bot %s: %s\n", cmd.name, ue.msg)
 		fs.Usage()
 		return exitUsage
 	default:
-		fmt.Fprintf(io.Err, "bot %s: %s\n", cmd.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		fmt.Fprintf(stdio.Err, "bot %s: %s\n", cmd.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return exitError
 	}
 }

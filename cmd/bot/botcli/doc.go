@@ -16,20 +16,3 @@
 //
 // examples/custombot is such a binary.
 package botcli
-
-import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-)
-
-// Run runs the sub-command named by the process's arguments, with the
-// process's standard streams, until it ends or SIGINT or SIGTERM asks it
-// to stop, and exits with its code.
-func Run() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, os.Args[1:], Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
-	stop()
-	os.Exit(code)
-}

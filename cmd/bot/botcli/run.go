@@ -73,7 +73,9 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer reloader.Current().Close()
+	// The set in force at exit, not the first one: each replaced set is
+	// closed by the reloader.
+	defer func() { _ = reloader.Current().Close() }()
 
 	eng, err := bot.New(bcfg,
 		bot.WithStore(st),
@@ -102,17 +104,32 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
-	go func() { errc <- ops.Serve(ctx, l, h) }()
-	go func() { errc <- reloader.Watch(ctx) }()
+	// The HTTP server is how the service is watched: when it fails, the
+	// service stops rather than run unobserved. A failed file watch leaves
+	// SIGHUP and the admin API to reload the rules.
+	serveErr := make(chan error, 1)
+	go func() {
+		err := ops.Serve(ctx, l, h)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.WithError(err).Error("HTTP server failed; stopping")
+			cancel()
+		}
+		serveErr <- err
+	}()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		if err := reloader.Watch(ctx); err != nil {
+			log.WithError(err).Error("watching the rules files failed; reload with SIGHUP or POST /admin/rules/reload")
+		}
+	}()
 	go reloadOnHangup(ctx, reloader, log)
 
 	runErr := eng.Run(ctx)
 	cancel()
-	for range 2 {
-		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
-			runErr = err
-		}
+	<-watchDone
+	if err := <-serveErr; err != nil && !errors.Is(err, context.Canceled) && runErr == nil {
+		runErr = err
 	}
 	if errors.Is(runErr, context.Canceled) {
 		runErr = nil

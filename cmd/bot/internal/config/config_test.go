@@ -102,7 +102,14 @@ func TestParse_reports_every_error_with_position_and_key(t *testing.T) {
 				`bot.yaml:4:5: accounts[1]: set password_env or password_file`,
 				`bot.yaml:7:3: log.format: "xml" is not json or text`,
 				`bot.yaml:8:3: log.level: "loud" is not trace, debug, info, warn or error`,
-				`bot.yaml:10:3: keepalive.activity_interval: 5m0s must be above 0 and under 4m`,
+				`bot.yaml:10:3: keepalive.activity_interval: 5m0s must be above 0 and, with its 10% jitter, under 4m (at most 3m38s)`,
+			},
+		},
+		{
+			name: "an activity interval whose jitter can reach 4m",
+			yaml: "accounts:\n  - address: bot@example.com\n    password_env: P\nrules: [r.yaml]\nkeepalive:\n  activity_interval: 3m40s\n",
+			want: []string{
+				`bot.yaml:6:3: keepalive.activity_interval: 3m40s must be above 0 and, with its 10% jitter, under 4m (at most 3m38s)`,
 			},
 		},
 		{

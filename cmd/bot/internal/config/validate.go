@@ -120,8 +120,10 @@ func (c *Config) Validate() error {
 
 	k := c.KeepAlive
 	// PROTOCOL.md 5.2: without reportMyActivity for 4 minutes the bot turns Away.
-	if k.ActivityInterval <= 0 || k.ActivityInterval >= 4*time.Minute {
-		add("keepalive.activity_interval", "%s must be above 0 and under 4m", k.ActivityInterval)
+	// The engine jitters the interval by up to 10%; the worst case must stay
+	// under the server's 4 minutes.
+	if k.ActivityInterval <= 0 || float64(k.ActivityInterval)*1.1 >= float64(4*time.Minute) {
+		add("keepalive.activity_interval", "%s must be above 0 and, with its 10%% jitter, under 4m (at most 3m38s)", k.ActivityInterval)
 	}
 	// PROTOCOL.md 7.1: a presence subscription lives 10 to 30 minutes.
 	if k.SubscriptionDuration < 10*time.Minute || k.SubscriptionDuration > 30*time.Minute {
