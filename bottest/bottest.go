@@ -65,6 +65,7 @@ type Option func(*options)
 
 type options struct {
 	rules      string
+	ruleFiles  []string
 	registry   *plugins.Registry
 	scale      float64
 	wait       time.Duration
@@ -77,6 +78,11 @@ type options struct {
 
 // Rules sets the bot's rules file, as YAML (default: no rules).
 func Rules(yaml string) Option { return func(o *options) { o.rules = yaml } }
+
+// RulesFiles runs the bot on the rules files (or directories) at paths
+// through a rules.Reloader, as the service does: Bot.Reloader reloads them,
+// and a reload that fails keeps the running rules.
+func RulesFiles(paths ...string) Option { return func(o *options) { o.ruleFiles = paths } }
 
 // Registry builds the rules' plugins from r instead of plugins.Default.
 func Registry(r *plugins.Registry) Option { return func(o *options) { o.registry = r } }
@@ -119,8 +125,11 @@ type Bot struct {
 	Store store.Store
 	// Engine is the running engine.
 	Engine *bot.Engine
-	// Rules is the loaded rule set.
+	// Rules is the rule set loaded at start.
 	Rules *rules.Set
+	// Reloader serves the rules when the bot runs on files (RulesFiles);
+	// nil otherwise.
+	Reloader *rules.Reloader
 
 	t      testing.TB
 	wait   time.Duration
@@ -142,12 +151,23 @@ func New(t testing.TB, opts ...Option) *Bot {
 		o.registry = plugins.Default
 	}
 	b := &Bot{t: t, wait: o.wait, obs: newObserver(), people: map[string]bool{}, named: o.people}
-	set, err := LoadRules(o.registry, o.rules)
-	if err != nil {
-		t.Fatalf("bottest: rules: %v", err)
+	var provider bot.RuleSource
+	if len(o.ruleFiles) > 0 {
+		r, err := rules.NewReloader(rules.Options{Build: o.registry.Build}, nil, o.ruleFiles...)
+		if err != nil {
+			t.Fatalf("bottest: rules: %v", err)
+		}
+		r.CloseDelay = time.Second
+		t.Cleanup(func() { _ = r.Current().Close() })
+		b.Reloader, b.Rules, provider = r, r.Current(), r
+	} else {
+		set, err := LoadRules(o.registry, o.rules)
+		if err != nil {
+			t.Fatalf("bottest: rules: %v", err)
+		}
+		t.Cleanup(func() { _ = set.Close() })
+		b.Rules, provider = set, staticRules{set}
 	}
-	t.Cleanup(func() { _ = set.Close() })
-	b.Rules = set
 
 	so := ucwasim.Options{TimeScale: o.scale}
 	if o.simOptions != nil {
@@ -198,7 +218,7 @@ func New(t testing.TB, opts ...Option) *Bot {
 		l.SetOutput(testWriter{t})
 		log = l
 	}
-	e, err := bot.New(cfg, bot.WithStore(st), bot.WithRules(staticRules{set}), bot.WithObserver(b.obs), bot.WithLogger(log))
+	e, err := bot.New(cfg, bot.WithStore(st), bot.WithRules(provider), bot.WithObserver(b.obs), bot.WithLogger(log))
 	if err != nil {
 		_ = st.Close()
 		t.Fatalf("bottest: engine: %v", err)
