@@ -53,6 +53,17 @@ type Env struct {
 	Weekday   func() string                   `expr:"weekday"`
 	Weekend   func() bool                     `expr:"weekend"`
 
+	// The pure helpers. They are typed fields rather than expr.Function so
+	// that the VM calls them directly, without an argument slice.
+	IContains func(s, substr string) bool `expr:"icontains"`
+	IPrefix   func(s, prefix string) bool `expr:"iprefix"`
+	ISuffix   func(s, suffix string) bool `expr:"isuffix"`
+	IEquals   func(a, b string) bool      `expr:"iequals"`
+	Domain    func(uri string) string     `expr:"domain"`
+	User      func(uri string) string     `expr:"user"`
+	// Get is the map read that `state.step` and `vars.name` compile to.
+	Get func(m, key any) any `expr:"$get"`
+
 	in *Input
 }
 
@@ -77,6 +88,10 @@ func newEnv(vars map[string]any) *Env {
 		return clockBetween(e.Now, f, t)
 	}
 	e.Weekday = func() string { return e.Now.Weekday().String() }
+	e.IContains, e.IPrefix, e.ISuffix, e.IEquals = containsFold, hasPrefixFold, hasSuffixFold, strings.EqualFold
+	e.Domain = func(uri string) string { _, d := splitURI(uri); return d }
+	e.User = func(uri string) string { u, _ := splitURI(uri); return u }
+	e.Get = mapGet
 	e.Weekend = func() bool {
 		d := e.Now.Weekday()
 		return d == time.Saturday || d == time.Sunday
@@ -148,39 +163,29 @@ func clockBetween(now time.Time, from, to int) bool {
 	return m >= from || m < to
 }
 
-// functions are the pure helpers every expression can call.
+// functions are the compile options every expression gets beyond its Env.
 var functions = []expr.Option{
-	expr.Function("icontains", func(p ...any) (any, error) {
-		return containsFold(p[0].(string), p[1].(string)), nil
-	}, new(func(s, substr string) bool)),
-	expr.Function("iprefix", func(p ...any) (any, error) {
-		s, pre := p[0].(string), p[1].(string)
-		return len(s) >= len(pre) && strings.EqualFold(s[:len(pre)], pre), nil
-	}, new(func(s, prefix string) bool)),
-	expr.Function("isuffix", func(p ...any) (any, error) {
-		s, suf := p[0].(string), p[1].(string)
-		return len(s) >= len(suf) && strings.EqualFold(s[len(s)-len(suf):], suf), nil
-	}, new(func(s, suffix string) bool)),
-	expr.Function("iequals", func(p ...any) (any, error) {
-		return strings.EqualFold(p[0].(string), p[1].(string)), nil
-	}, new(func(a, b string) bool)),
-	expr.Function("domain", func(p ...any) (any, error) {
-		_, d := splitURI(p[0].(string))
-		return d, nil
-	}, new(func(uri string) string)),
-	expr.Function("user", func(p ...any) (any, error) {
-		u, _ := splitURI(p[0].(string))
-		return u, nil
-	}, new(func(uri string) string)),
-	expr.Function(mapGetName, func(p ...any) (any, error) {
-		m, _ := p[0].(map[string]any)
-		return m[p[1].(string)], nil
-	}, new(func(m map[string]any, key string) any)),
 	expr.Patch(mapGetPatch{}),
 }
 
-// mapGetName is the function mapGetPatch calls. The $ keeps it apart from
-// the names of the environment; called directly it is the same map read.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+// mapGet reads key from a map[string]any; nil for a missing key, a nil
+// map or anything else.
+func mapGet(m, key any) any {
+	mm, _ := m.(map[string]any)
+	k, _ := key.(string)
+	return mm[k]
+}
+
+// mapGetName is the Env function mapGetPatch calls. The $ keeps it apart
+// from the names expressions write; called directly it is the same map read.
 const mapGetName = "$get"
 
 var anyMapType = reflect.TypeOf(map[string]any(nil))

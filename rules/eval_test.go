@@ -592,3 +592,49 @@ func TestVersionDependsOnContentAndBaseNameNotOnTheDirectory(t *testing.T) {
 		t.Fatal("a changed file kept its version")
 	}
 }
+
+func TestVarsAreConstantsOfTheFiles(t *testing.T) {
+	set := loadText(t, rules.Options{}, `
+vars:
+  hours: ["09:00", "17:00"]
+  team: {lead: sip:ann@contoso.com}
+  word: vpn
+rules:
+  - name: r
+    on: message.received
+    when: between(vars.hours[0], vars.hours[1]) && available(vars.team.lead) && icontains(message.text, vars.word)
+    do: [log]
+`)
+	at := func(clock string) *rules.Input {
+		now, _ := time.Parse("15:04", clock)
+		return &rules.Input{
+			Event: &event.Event{Kind: event.MessageReceived, Message: event.Message{Text: "My VPN"}},
+			Presence: func(uri string) (event.Presence, bool) {
+				return event.Presence{URI: uri, Availability: "Online"}, uri == "sip:ann@contoso.com"
+			},
+			Now: time.Date(2026, 3, 4, now.Hour(), now.Minute(), 0, 0, set.Location()),
+		}
+	}
+	for clock, want := range map[string]int{"10:00": 1, "18:00": 0} {
+		ms, err := set.Eval(context.Background(), at(clock), nil)
+		if err != nil || len(ms) != want {
+			t.Errorf("at %s: %d matches, err %v; want %d", clock, len(ms), err, want)
+		}
+	}
+
+	es, _ := textFail(t, rules.Options{}, `
+vars:
+  hours: ["09:00", "25:00"]
+rules:
+  - name: unknown
+    on: typing
+    when: vars.hourz[0] == "09:00"
+    do: [log]
+  - name: bad-clock
+    on: typing
+    when: between(vars.hours[0], vars.hours[1])
+    do: [log]
+`)
+	hasErrLike(t, es, "", `rule "unknown": when: unknown var "hourz" (defined: hours)`)
+	hasErrLike(t, es, "", `rule "bad-clock": when: "25:00" is not a time of day`)
+}

@@ -458,9 +458,7 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 	if !haveDo {
 		l.errorf(at(file, n), name, "do", "required: the handler calls the rule makes")
 	}
-	if whenNode != nil {
-		r.program = l.compile(file, name, "when", whenNode)
-	}
+	r.whenNode = whenNode // compiled in finish, when every file's vars are known
 	l.rules = append(l.rules, r)
 	if r.Name != "" && l.names[r.Name] == nil {
 		l.names[r.Name] = r
@@ -575,13 +573,18 @@ func parseWindow(s string) (time.Duration, error) {
 // file.
 func (l *loader) compile(file, rule, field string, n *yaml.Node) *vm.Program {
 	check := &clockCheck{}
+	consts := &varsPatch{vars: l.vars}
 	opts := append([]expr.Option{
 		expr.Env(Env{}),
 		expr.AsBool(),
 		expr.MaxNodes(l.opts.MaxNodes),
+		expr.Patch(consts),
 		expr.Patch(check),
 	}, functions...)
 	prog, err := expr.Compile(n.Value, opts...)
+	if err == nil && consts.err != nil {
+		err = consts.err.Bind(exprfile.NewSource(n.Value))
+	}
 	if err == nil && check.err != nil {
 		err = check.err.Bind(exprfile.NewSource(n.Value))
 	}
@@ -681,6 +684,53 @@ func indentOf(src []byte, line int) int {
 	return len(s) - len(bytes.TrimLeft(s, " "))
 }
 
+// varsPatch replaces vars.NAME (and constant indexes into it, such as
+// vars.hours[0]) by the value itself: vars are constants of the files, so
+// expressions get their real types, and a name no file defines is a load
+// error rather than a nil at event time.
+type varsPatch struct {
+	vars map[string]any
+	err  *exprfile.Error
+}
+
+func (p *varsPatch) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok || p.err != nil {
+		return
+	}
+	switch base := m.Node.(type) {
+	case *ast.IdentifierNode:
+		key, ok := m.Property.(*ast.StringNode)
+		if !ok || base.Value != "vars" {
+			return
+		}
+		v, ok := p.vars[key.Value]
+		if !ok {
+			names := make([]string, 0, len(p.vars))
+			for k := range p.vars {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			p.err = &exprfile.Error{Location: m.Location(), Message: fmt.Sprintf("unknown var %q (defined: %s)", key.Value, strings.Join(names, ", "))}
+			return
+		}
+		ast.Patch(node, &ast.ConstantNode{Value: v})
+	case *ast.ConstantNode:
+		switch prop := m.Property.(type) {
+		case *ast.IntegerNode:
+			if list, ok := base.Value.([]any); ok && prop.Value >= 0 && prop.Value < len(list) {
+				ast.Patch(node, &ast.ConstantNode{Value: list[prop.Value]})
+			}
+		case *ast.StringNode:
+			if mm, ok := base.Value.(map[string]any); ok {
+				if v, ok := mm[prop.Value]; ok {
+					ast.Patch(node, &ast.ConstantNode{Value: v})
+				}
+			}
+		}
+	}
+}
+
 // clockCheck checks the constant arguments of between() at compile time.
 type clockCheck struct{ err *exprfile.Error }
 
@@ -694,12 +744,22 @@ func (c *clockCheck) Visit(node *ast.Node) {
 		return
 	}
 	for _, a := range call.Arguments {
-		s, ok := a.(*ast.StringNode)
-		if !ok {
+		var clock string
+		switch a := a.(type) {
+		case *ast.StringNode:
+			clock = a.Value
+		case *ast.ConstantNode: // a var, inlined by varsPatch
+			s, ok := a.Value.(string)
+			if !ok {
+				c.err = &exprfile.Error{Location: a.Location(), Message: fmt.Sprintf("between: %v is not a time of day (want HH:MM)", a.Value)}
+				return
+			}
+			clock = s
+		default:
 			continue
 		}
-		if _, err := parseClock(s.Value); err != nil {
-			c.err = &exprfile.Error{Location: s.Location(), Message: err.Error()}
+		if _, err := parseClock(clock); err != nil {
+			c.err = &exprfile.Error{Location: a.Location(), Message: err.Error()}
 			return
 		}
 	}
@@ -718,6 +778,12 @@ func (l *loader) finish() (*Set, error) {
 	if l.invNode != nil {
 		s.invitation = l.compile(l.invPos.file, "", "invitations.accept", l.invNode)
 		s.invitationSrc = l.invSrc
+	}
+	for _, r := range l.rules {
+		if r.whenNode != nil {
+			r.program = l.compile(r.File, r.Name, "when", r.whenNode)
+			r.whenNode = nil
+		}
 	}
 	if l.opts.Build != nil {
 		for _, r := range l.rules {

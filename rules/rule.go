@@ -31,9 +31,10 @@ type Rule struct {
 	File      string // where the rule starts
 	Line, Col int
 
-	program *vm.Program
-	order   int // position in load order, for stable priority sorting
-	stats   ruleCounters
+	program  *vm.Program
+	whenNode *yaml.Node
+	order    int // position in load order, for stable priority sorting
+	stats    ruleCounters
 }
 
 // Step is one handler call of a rule.
