@@ -153,6 +153,13 @@ func (t *tokenCache) Invalidate(access string) {
 	}
 }
 
+// Drop drops the cached token, whatever it is, so the next Token fetches anew.
+func (t *tokenCache) Drop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.tok = nil
+}
+
 // setSource replaces the source (a new token endpoint), dropping the cached token. A source
 // given in Config is kept.
 func (t *tokenCache) setSource(src oauth2.TokenSource) {
@@ -178,6 +185,9 @@ func (c *Client) setTokenURL(u string) {
 	if changed && c.cfg.TokenSource == nil {
 		hc := *c.hc
 		hc.Timeout = tokenTimeout
+		if rt := c.cfg.RequestTimeout; rt > 0 && rt < hc.Timeout {
+			hc.Timeout = rt
+		}
 		c.tokens.setSource(NewPasswordTokenSource(context.Background(), &hc, u, c.cfg.Username, c.cfg.Password))
 	}
 }

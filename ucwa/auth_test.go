@@ -96,7 +96,8 @@ func TestNew_validates(t *testing.T) {
 	if err != nil || c.cfg.Username != "bot@x.com" || c.cfg.Culture != "en-US" || !strings.HasPrefix(c.cfg.UserAgent, "ucwabot/") {
 		t.Fatalf("%v %+v", err, c.cfg)
 	}
-	if got := c.roots(); len(got) != 2 || got[0] != "https://lyncdiscoverinternal.x.com" || got[1] != "https://lyncdiscover.x.com" {
+	if got := c.roots(); len(got) != 4 || got[0] != "https://lyncdiscoverinternal.x.com" || got[1] != "https://lyncdiscover.x.com" ||
+		got[2] != "http://lyncdiscoverinternal.x.com" || got[3] != "http://lyncdiscover.x.com" {
 		t.Errorf("roots = %v", got)
 	}
 }

@@ -47,6 +47,11 @@ type Config struct {
 	// HTTPClient is the HTTP client; default a client with dial, TLS and header timeouts. Its
 	// overall Timeout should be zero or above the longest P-GET.
 	HTTPClient *http.Client
+	// RequestTimeout, when positive, bounds every request (discovery, token and UCWA
+	// requests, each until its body is read) except the event channel's P-GET, which Poll
+	// bounds by its own timeout. A request cut short fails with an error that IsTransient
+	// accepts and that matches context.DeadlineExceeded.
+	RequestTimeout time.Duration
 }
 
 const redacted = "[redacted]"
@@ -83,6 +88,8 @@ type Client struct {
 	mu              sync.Mutex
 	applicationsURL string
 	tokenURL        string
+	rediscover      bool // the next SignIn runs discovery (PROTOCOL.md §2.1 step 5)
+	connFailures    int  // requests in a row that got no answer
 }
 
 // New checks cfg and returns a client; it does no I/O. Call SignIn next.
@@ -154,9 +161,13 @@ func (c *Client) do(ctx context.Context, method, href, contentType string, body 
 		}
 		resp, data, err := c.send(ctx, c.hc, method, href, contentType, body, tok.AccessToken)
 		if err != nil {
+			if ctx.Err() == nil {
+				c.noteOutcome(0)
+			}
 			return nil, nil, err
 		}
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			c.noteOutcome(resp.StatusCode)
 			return resp, data, nil
 		}
 		e := newError(method, href, resp, data, scope)
@@ -164,6 +175,7 @@ func (c *Client) do(ctx context.Context, method, href, contentType string, body 
 			c.tokens.Invalidate(tok.AccessToken)
 			continue
 		}
+		c.noteOutcome(resp.StatusCode)
 		return resp, data, e
 	}
 }
@@ -194,6 +206,11 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	if c.cfg.RequestTimeout > 0 && ctx.Value(longPollKey{}) == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, method, href, rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ucwa: %s %s: %w", method, redactURL(href), err)
@@ -217,6 +234,10 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 	}
 	return resp, data, nil
 }
+
+// longPollKey marks a context whose request is a P-GET, which Config.RequestTimeout does not
+// bound.
+type longPollKey struct{}
 
 // redactErr wraps a transport error, keeping its chain, without the URL's query.
 func redactErr(method, href string, err error) error {

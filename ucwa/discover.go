@@ -20,8 +20,31 @@ var ErrDiscovery = errors.New("ucwa: discovery failed")
 // user link, read the MsRtcOAuth challenge of the 401 for the token endpoint, obtain a
 // "cwt=..." token with the password grant (or use Config.TokenSource), GET the user resource
 // again with the token and cache its applications href, following redirect links on the way.
-// It is safe to call again to rediscover; concurrent requests keep working meanwhile.
+//
+// The applications href is cached (§2.1 step 5): once it is known, SignIn only drops the
+// current token and obtains a new one, unless the server has since answered 403 or 502, or
+// requests failed to connect persistently (NeedsRediscovery), in which case it runs discovery
+// again. Rediscover forces discovery. Concurrent requests keep working meanwhile.
 func (c *Client) SignIn(ctx context.Context) error {
+	c.mu.Lock()
+	cached, need := c.applicationsURL, c.rediscover
+	c.mu.Unlock()
+	if cached == "" || need {
+		return c.Rediscover(ctx)
+	}
+	c.tokens.Drop()
+	if _, err := c.tokens.Token(); err != nil {
+		// The next SignIn starts over from the lyncdiscover root.
+		c.markRediscover()
+		return fmt.Errorf("ucwa: sign in: %w", err)
+	}
+	return nil
+}
+
+// Rediscover runs discovery from the lyncdiscover root whatever is cached (the sign-out case
+// of PROTOCOL.md §2.1 step 5) and signs in, like a first SignIn.
+func (c *Client) Rediscover(ctx context.Context) error {
+	c.markRediscover()
 	var errs []error
 	for _, root := range c.roots() {
 		userHref, err := c.discoverRoot(ctx, root)
@@ -29,18 +52,61 @@ func (c *Client) SignIn(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
+		c.tokens.Drop() // signing in again means a new token
 		return c.signInUser(ctx, userHref)
 	}
 	return fmt.Errorf("%w: %w", ErrDiscovery, errors.Join(errs...))
 }
 
-// roots lists the discovery roots to try in order (§2.1 step 1).
+// NeedsRediscovery reports whether the next SignIn runs discovery again: before the first
+// successful sign-in, and after a 403 or 502 answer or persistent connection failures
+// (PROTOCOL.md §2.1 step 5).
+func (c *Client) NeedsRediscovery() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.applicationsURL == "" || c.rediscover
+}
+
+// markRediscover makes the next SignIn run discovery.
+func (c *Client) markRediscover() {
+	c.mu.Lock()
+	c.rediscover = true
+	c.mu.Unlock()
+}
+
+// connFailureLimit is how many requests in a row may fail to get any answer before the
+// cached applications href is distrusted ("persistent connection failures", §2.1 step 5).
+const connFailureLimit = 3
+
+// noteOutcome records what an authorised request's outcome says about the cached discovery
+// result: status is the final HTTP status, or 0 when no answer came.
+func (c *Client) noteOutcome(status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case status == 0:
+		c.connFailures++
+		if c.connFailures >= connFailureLimit {
+			c.rediscover = true
+		}
+		return
+	case status == http.StatusForbidden || status == http.StatusBadGateway:
+		c.rediscover = true
+	}
+	c.connFailures = 0
+}
+
+// roots lists the discovery roots to try in order (§2.1 step 1): the HTTPS roots, then their
+// HTTP variants, whose answer must be a redirect to HTTPS.
 func (c *Client) roots() []string {
 	if c.cfg.DiscoveryURL != "" {
 		return []string{c.cfg.DiscoveryURL}
 	}
 	d := domainOf(c.cfg.Address)
-	return []string{"https://lyncdiscoverinternal." + d, "https://lyncdiscover." + d}
+	return []string{
+		"https://lyncdiscoverinternal." + d, "https://lyncdiscover." + d,
+		"http://lyncdiscoverinternal." + d, "http://lyncdiscover." + d,
+	}
 }
 
 // discoverRoot GETs a root (no token) and returns its user href, following redirect links.
@@ -60,6 +126,10 @@ func (c *Client) discoverRoot(ctx context.Context, root string) (string, error) 
 		}
 		if resp.StatusCode != http.StatusOK {
 			return "", newError(http.MethodGet, href, resp, data, scopeAny)
+		}
+		if c.cfg.DiscoveryURL == "" && resp.Request.URL.Scheme != "https" {
+			return "", fmt.Errorf("ucwa: root %s answered over %s without a redirect to https",
+				redactURL(href), resp.Request.URL.Scheme)
 		}
 		r, err := decodeAt(data, resp.Request.URL.String())
 		if err != nil {
@@ -89,7 +159,7 @@ func (c *Client) signInUser(ctx context.Context, userHref string) error {
 		}
 		if apps := user.Links.Href("applications"); apps != "" {
 			c.mu.Lock()
-			c.applicationsURL = apps
+			c.applicationsURL, c.rediscover, c.connFailures = apps, false, 0
 			c.mu.Unlock()
 			return nil
 		}
@@ -147,12 +217,16 @@ func resolveAgainst(base, href string) string {
 	return resolveHref(b, href)
 }
 
-// sameDomainRedirect refuses HTTP redirects that leave domain (or its subdomains).
+// sameDomainRedirect refuses HTTP redirects that leave domain (or its subdomains) or lead to
+// anything but https (§2.1 step 1: an HTTP root is answered with a redirect to HTTPS).
 func sameDomainRedirect(domain string) func(*http.Request, []*http.Request) error {
 	domain = strings.ToLower(domain)
 	return func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("%w: redirect to %s is not https", ErrDiscovery, redactURL(req.URL.String()))
 		}
 		host := strings.ToLower(req.URL.Hostname())
 		if host != domain && !strings.HasSuffix(host, "."+domain) {

@@ -225,3 +225,123 @@ func TestSignIn_derives_roots_from_the_address(t *testing.T) {
 		}
 	}
 }
+
+// splitRouter serves every host name of the given scheme on one test server each: https on a
+// TLS server, http on a plain one. Dials to the names in unreachable fail, as a host that does
+// not answer. It logs every dial as scheme://host.
+func splitRouter(t *testing.T, tlsH, plainH http.HandlerFunc, unreachable ...string) (*http.Client, func() []string) {
+	tlsSrv := httptest.NewTLSServer(tlsH)
+	plainSrv := httptest.NewServer(plainH)
+	t.Cleanup(func() { tlsSrv.Close(); plainSrv.Close() })
+	var mu sync.Mutex
+	var dials []string
+	tr := tlsSrv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, _ := net.SplitHostPort(addr)
+		scheme, target := "http", plainSrv.Listener.Addr().String()
+		if port == "443" {
+			scheme, target = "https", tlsSrv.Listener.Addr().String()
+		}
+		mu.Lock()
+		dials = append(dials, scheme+"://"+host)
+		mu.Unlock()
+		for _, u := range unreachable {
+			if u == scheme+"://"+host {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("connection refused")}
+			}
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, target)
+	}
+	tr.DialTLSContext = nil
+	tr.DisableKeepAlives = true // one dial per request, so the dial log is the request order
+	tr.TLSClientConfig.InsecureSkipVerify = true
+	return &http.Client{Transport: tr}, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), dials...)
+	}
+}
+
+func TestSignIn_http_root_only_through_a_redirect_to_https_on_the_same_domain(t *testing.T) {
+	const rootPath = "/Autodiscover/AutodiscoverService.svc/root"
+	// Both servers can play the whole directory, so a client that follows a refused
+	// redirect would sign in and the test would notice.
+	directory := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case rootPath, "/":
+			fmt.Fprint(w, `{"_links":{"user":{"href":"https://lyncweb.contoso.com/user"}}}`)
+		case "/user":
+			if r.Header.Get("Authorization") != "Bearer cwt=ok" {
+				w.Header().Add("WWW-Authenticate", `MsRtcOAuth href="https://lyncweb.contoso.com/token",grant_type="password"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"_links":{"applications":{"href":"/ucwa/oauth/v1/applications"}}}`)
+		case "/token":
+			fmt.Fprint(w, `{"access_token":"cwt=ok","expires_in":3600,"token_type":"Bearer"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}
+	cases := []struct {
+		name     string
+		location string // where http://lyncdiscoverinternal redirects; "" answers the root itself
+		refusal  string // "" when sign-in succeeds
+	}{
+		{"redirect to https on the domain", "https://lyncweb.contoso.com" + rootPath, ""},
+		{"redirect to http", "http://lyncweb.contoso.com" + rootPath, "redirect to http://lyncweb.contoso.com" + rootPath + " is not https"},
+		{"redirect to another domain", "https://lyncweb.contoso.evil.example" + rootPath, "redirect to lyncweb.contoso.evil.example leaves contoso.com"},
+		{"no redirect", "", "http://lyncdiscoverinternal.contoso.com answered over http without a redirect to https"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plain := func(w http.ResponseWriter, r *http.Request) {
+				if r.Host == "lyncdiscoverinternal.contoso.com" && tc.location != "" {
+					http.Redirect(w, r, tc.location, http.StatusFound)
+					return
+				}
+				if r.Host == "lyncdiscover.contoso.com" {
+					http.NotFound(w, r)
+					return
+				}
+				directory(w, r)
+			}
+			hc, dials := splitRouter(t, directory, plain,
+				"https://lyncdiscoverinternal.contoso.com", "https://lyncdiscover.contoso.com")
+			c, err := New(Config{Address: "sip:bot@contoso.com", Password: secret, EndpointID: "e", HTTPClient: hc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.SignIn(context.Background())
+			got := dials()
+			if len(got) < 3 || got[0] != "https://lyncdiscoverinternal.contoso.com" || got[1] != "https://lyncdiscover.contoso.com" ||
+				got[2] != "http://lyncdiscoverinternal.contoso.com" {
+				t.Fatalf("dials %v: want the https roots first, then http", got)
+			}
+			if tc.refusal == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.ApplicationsURL() != "https://lyncweb.contoso.com/ucwa/oauth/v1/applications" {
+					t.Fatalf("applications %q", c.ApplicationsURL())
+				}
+				if got[3] != "https://lyncweb.contoso.com" {
+					t.Fatalf("dials %v: the redirect was not followed", got)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDiscovery) || !strings.Contains(err.Error(), tc.refusal) {
+				t.Fatalf("err = %v, want ErrDiscovery saying %q", err, tc.refusal)
+			}
+			if c.ApplicationsURL() != "" {
+				t.Fatalf("signed in through a refused root: %q", c.ApplicationsURL())
+			}
+			for _, d := range got {
+				if d == "http://lyncweb.contoso.com" || strings.Contains(d, "evil") {
+					t.Fatalf("dials %v: followed a refused redirect", got)
+				}
+			}
+		})
+	}
+}

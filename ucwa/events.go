@@ -33,7 +33,7 @@ func (c *Client) Poll(ctx context.Context, href string, timeout time.Duration) (
 		u.RawQuery = setQueryParam(u.RawQuery, "timeout", strconv.FormatInt(secs, 10))
 		wait = time.Duration(secs) * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait+pollGrace)
+	ctx, cancel := context.WithTimeout(context.WithValue(ctx, longPollKey{}, true), wait+pollGrace)
 	defer cancel()
 	target := u.String()
 	_, data, err := c.do(ctx, http.MethodGet, target, "", nil, scopeAny)

@@ -32,6 +32,11 @@ type Options struct {
 	// InviteWait is how long (real time) Invite waits for the bot to have an available
 	// application before it fails with ErrNotAvailable (default 5s; negative: no wait).
 	InviteWait time.Duration
+	// VerifyBearer, when set, vouches for bearer tokens the server did not issue itself (for
+	// instance Azure AD tokens, PROTOCOL.md §3): it returns the sip URI of the token's user
+	// (a user added with AddUser) and true, or false to refuse the token with 401. It is
+	// called without the server's lock held, for every such request.
+	VerifyBearer func(token string) (uri string, ok bool)
 }
 
 // Errors returned by the control API.
