@@ -78,10 +78,16 @@ func (a *account) inflightLen() int {
 	return len(a.inflight)
 }
 
-func (a *account) finish(id string) {
+func (a *account) finish(ids ...string) {
 	a.mu.Lock()
-	delete(a.inflight, id)
+	for _, id := range ids {
+		delete(a.inflight, id)
+	}
 	n := len(a.inflight)
+	if n == 0 && a.drained != nil {
+		close(a.drained)
+		a.drained = nil
+	}
 	a.mu.Unlock()
 	a.e.met.queueDepth.WithLabelValues(a.addr).Set(float64(n))
 	signal(a.wake)
@@ -90,20 +96,35 @@ func (a *account) finish(id string) {
 func (a *account) clearInflight() {
 	a.mu.Lock()
 	a.inflight = map[string]bool{}
+	if a.drained != nil {
+		close(a.drained)
+		a.drained = nil
+	}
 	a.mu.Unlock()
 }
 
 // waitInflight waits until no event of the account is in flight, at most
-// d; it reports whether they all finished.
-func (a *account) waitInflight(d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for a.inflightLen() > 0 {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
+// d or until ctx ends; it reports whether they all finished.
+func (a *account) waitInflight(ctx context.Context, d time.Duration) bool {
+	a.mu.Lock()
+	if len(a.inflight) == 0 {
+		a.mu.Unlock()
+		return true
 	}
-	return true
+	if a.drained == nil {
+		a.drained = make(chan struct{})
+	}
+	ch := a.drained
+	a.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return a.inflightLen() == 0
 }
 
 // work is one worker of the shared pool.
@@ -185,6 +206,7 @@ func (a *account) complete(ctx context.Context, c store.Completion) bool {
 	})
 	if errors.Is(err, store.ErrFenced) {
 		a.log.WithError(err).Error("completion refused: lease lost")
+		a.leaseLost()
 	}
 	return err == nil
 }
@@ -226,7 +248,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 	var matches []rules.Match
 	if set != nil {
 		var err error
-		matches, err = set.Eval(ctx, in, marker{a})
+		matches, err = set.Eval(ctx, in, marker{a: a, event: ev.ID})
 		if err != nil {
 			a.e.met.ruleErrors.WithLabelValues(a.addr, "").Inc()
 			log.WithError(err).Warn("rule evaluation")
@@ -320,9 +342,39 @@ func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *hand
 	return h.Handle(ctx, req)
 }
 
-// marker adapts the store's marks to rules.Marker (cooldowns).
-type marker struct{ a *account }
+// marker adapts the store's marks to rules.Marker (cooldowns) for the
+// evaluation of one event. Rules take their cooldown marks while they are
+// evaluated, before any handler runs; so that a replay of the event (the
+// process died after the evaluation) fires the same rules again, the
+// event first takes a mark of its own per cooldown key, kept for DoneTTL:
+// finding it taken means an earlier run of this very event got past the
+// cooldown, and the rule fires again (the replies' own send-once marks
+// keep them from going out twice). A run that loses the cooldown to
+// another event gives its own mark back.
+type marker struct {
+	a     *account
+	event string
+}
 
 func (m marker) Mark(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	return m.a.e.store.Mark(ctx, m.a.addr, "cooldown:"+key, ttl)
+	st, addr := m.a.e.store, m.a.addr
+	if m.event == "" {
+		return st.Mark(ctx, addr, "cooldown:"+key, ttl)
+	}
+	own := "cooldown-event:" + m.event + ":" + key
+	first, err := st.Mark(ctx, addr, own, m.a.e.cfg.DoneTTL)
+	if err != nil {
+		return false, err
+	}
+	if !first {
+		return true, nil
+	}
+	ok, err := st.Mark(ctx, addr, "cooldown:"+key, ttl)
+	if err == nil && ok {
+		return true, nil
+	}
+	if uerr := st.Unmark(context.WithoutCancel(ctx), addr, own); uerr != nil && err == nil {
+		err = uerr
+	}
+	return false, err
 }

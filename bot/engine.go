@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,11 +106,16 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("bot: metrics: %w", err)
 	}
 	e.met = met
-	for _, a := range cfg.Accounts {
+	// The engine keeps no password: each account's UCWA client has its
+	// own, and the engine's copy of the configuration goes without.
+	e.cfg.Accounts = slices.Clone(cfg.Accounts)
+	for i, a := range cfg.Accounts {
 		acct, err := newAccount(e, a)
 		if err != nil {
 			return nil, err
 		}
+		acct.cfg.Password = ""
+		e.cfg.Accounts[i].Password = ""
 		e.accounts = append(e.accounts, acct)
 	}
 	return e, nil
@@ -247,7 +254,7 @@ var ErrUnknownAccount = errors.New("bot: unknown account")
 // DropConversation forgets a conversation's state and links.
 func (e *Engine) DropConversation(ctx context.Context, account, id string) error {
 	for _, a := range e.accounts {
-		if a.addr == normalizeAddress(account) || a.cfg.Address == account {
+		if strings.EqualFold(a.addr, normalizeAddress(account)) {
 			a.links.remove(id)
 			if err := e.store.DeleteState(ctx, a.addr, id); err != nil {
 				return fmt.Errorf("bot: drop %s %s: %w", a.addr, id, err)

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -212,6 +213,12 @@ func TestEngine_stops_and_never_fights_when_another_client_takes_the_event_chann
 	}
 	if st := r.e.Status()[0].State; st != stateReplaced {
 		t.Fatalf("state = %q, want %q", st, stateReplaced)
+	}
+	if n := alarmValue(t, r.e, "pget_replaced"); n != 1 {
+		t.Fatalf("pget_replaced alarm counted %v times, want 1", n)
+	}
+	if err := r.e.Ready(); !errors.Is(err, errReplaced) {
+		t.Fatalf("Ready = %v, want an error naming the replaced event channel", err)
 	}
 }
 

@@ -74,6 +74,8 @@ func testRegistry() *plugins.Registry {
 				return req.Reply.Say(ctx, "typed")
 			case text == "invite bob":
 				return req.Reply.Invite(ctx, bobURI)
+			case text == "call nobody":
+				return req.Reply.StartConversation(ctx, "sip:nobody@contoso.com", "hello", "hi nobody")
 			case text == "call bob":
 				return req.Reply.StartConversation(ctx, bobURI, "hello", "hi bob, alice sent me")
 			case text == "watch bob":

@@ -16,7 +16,13 @@ import (
 // drifts, and subscriptions extended on the server's warning and by a
 // timer before they expire, recreated after a 404.
 func (a *account) keepAlive(ctx context.Context) {
-	activity := time.NewTimer(jitter(a.e.cfg.ActivityInterval, activityJitter))
+	// Reports are scheduled from the start of the previous one, and one
+	// report (its retries included) ends before the next is due, so that
+	// two reports are never more than ActivityInterval×1.1 apart however
+	// slow or faulty the server is.
+	interval := a.e.cfg.ActivityInterval
+	started := time.Now()
+	activity := time.NewTimer(time.Until(started.Add(jitter(interval, activityJitter))))
 	defer activity.Stop()
 	subTimer := time.NewTimer(time.Hour)
 	defer subTimer.Stop()
@@ -24,15 +30,16 @@ func (a *account) keepAlive(ctx context.Context) {
 	case <-a.resub:
 	default:
 	}
-	a.reportActivity(ctx)
+	a.reportActivity(ctx, started)
 	a.keepSubscriptions(ctx, subTimer)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-activity.C:
-			a.reportActivity(ctx)
-			activity.Reset(jitter(a.e.cfg.ActivityInterval, activityJitter))
+			started = time.Now()
+			activity.Reset(time.Until(started.Add(jitter(interval, activityJitter))))
+			a.reportActivity(ctx, started)
 		case <-subTimer.C:
 			a.keepSubscriptions(ctx, subTimer)
 		case <-a.extend:
@@ -46,18 +53,25 @@ func (a *account) keepAlive(ctx context.Context) {
 	}
 }
 
-// reportActivity reports activity and checks the bot's own presence.
-func (a *account) reportActivity(ctx context.Context) {
+// reportActivity reports activity and checks the bot's own presence. It
+// returns by the time the report after it is due (started plus the
+// interval with its largest jitter): retries of a failing report are
+// bounded by that time, not by a number of attempts.
+func (a *account) reportActivity(ctx context.Context, started time.Time) {
 	app, _ := a.currentApp()
 	if app == nil {
 		return
 	}
-	err := a.call(ctx, "reportMyActivity", func() error {
+	due := started.Add(time.Duration(float64(a.e.cfg.ActivityInterval) * (1 + activityJitter)))
+	parent := ctx
+	ctx, cancel := context.WithDeadline(ctx, due)
+	defer cancel()
+	err := a.callBy(ctx, due, "reportMyActivity", func() error {
 		app, _ := a.currentApp()
 		return a.client.ReportMyActivity(ctx, app)
 	})
 	if err != nil {
-		if ctx.Err() == nil {
+		if parent.Err() == nil {
 			a.log.WithError(err).Warn("reportMyActivity")
 		}
 		return
@@ -81,14 +95,51 @@ func (a *account) reportActivity(ctx context.Context) {
 	a.presence = avail
 	a.mu.Unlock()
 	a.e.met.setPresence(a.addr, avail)
-	switch avail {
-	case "Away", "Offline", "BeRightBack", "":
+	if drifted(avail) {
 		a.e.met.reconnects.WithLabelValues(a.addr, "presence_drift").Inc()
 		a.log.WithField("availability", avail).Warn("own presence drifted; makeMeAvailable again")
 		if err := a.makeAvailable(ctx); err != nil {
 			a.log.WithError(err).Warn("makeMeAvailable")
+			return
 		}
+		// makeMeAvailable restores an availability lost to inactivity; one
+		// set explicitly (another endpoint, an operator) stays until it is
+		// set back.
+		var now string
+		if err := a.call(ctx, "presence", func() error {
+			app, _ := a.currentApp()
+			var err error
+			now, err = a.client.MyPresence(ctx, app)
+			return err
+		}); err != nil {
+			return
+		}
+		if drifted(now) {
+			a.log.WithField("availability", now).Warn("own presence still drifted after makeMeAvailable; setting it Online")
+			if err := a.call(ctx, "set presence", func() error {
+				app, _ := a.currentApp()
+				return a.client.SetMyPresence(ctx, app, "Online")
+			}); err != nil {
+				a.log.WithError(err).Warn("set own presence Online")
+				return
+			}
+			now = "Online"
+		}
+		a.mu.Lock()
+		a.presence = now
+		a.mu.Unlock()
+		a.e.met.setPresence(a.addr, now)
 	}
+}
+
+// drifted reports whether the bot's own availability is one the engine
+// repairs.
+func drifted(avail string) bool {
+	switch avail {
+	case "Away", "Offline", "BeRightBack", "":
+		return true
+	}
+	return false
 }
 
 // subscriptionTargets are the contacts to watch: configuration, rules and

@@ -96,14 +96,10 @@ func (c *linkCache) reset() {
 	c.mu.Unlock()
 }
 
-func (c *linkCache) ids() []string {
+func (c *linkCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.convs))
-	for k := range c.convs {
-		out = append(out, k)
-	}
-	return out
+	return len(c.convs)
 }
 
 // messagingLinks sets the links a messaging resource lists; links absent

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bot/event"
@@ -14,9 +15,12 @@ import (
 // poll runs the event channel from href until ctx ends. It never waits on
 // handlers: each batch is translated, written durably to the inbox, and
 // only then acknowledged by the next P-GET. It returns errReplaced when
-// another client took the channel, nil when ctx ended.
+// another client took the channel, an error wrapping errLeaseLost when the
+// lease was lost, one wrapping errStoreDown when a batch could not be
+// stored within the grace, and nil when ctx ended.
 func (a *account) poll(ctx context.Context, href string) error {
 	b := a.e.newBackoff()
+	bb := a.e.newBackoff() // batches that could not be translated
 	for ctx.Err() == nil {
 		if !a.backpressure(ctx) {
 			return nil
@@ -44,8 +48,27 @@ func (a *account) poll(ctx context.Context, href string) error {
 		a.e.met.lastPoll.WithLabelValues(a.addr).SetToCurrentTime()
 		next, err := a.batch(ctx, batch)
 		if err != nil {
-			return nil // ctx ended or the lease was lost: the ack did not move
+			// The ack did not move: the same P-GET is sent again, here or
+			// by the next holder of the lease.
+			switch {
+			case errors.Is(err, store.ErrFenced):
+				return fmt.Errorf("%w: %w", errLeaseLost, err)
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, errFetch):
+				a.e.met.reconnects.WithLabelValues(a.addr, "fetch").Inc()
+				a.log.WithError(err).Warn("event channel: a resource of the batch could not be read; retrying the same P-GET")
+				if !sleep(ctx, bb.NextBackOff()) {
+					return nil
+				}
+				continue
+			default:
+				a.e.met.storeErrors.WithLabelValues("batch").Inc()
+				a.log.WithError(err).Error("event channel: the batch could not be stored within the grace; standing by with the ack unmoved")
+				return fmt.Errorf("%w: %w", errStoreDown, err)
+			}
 		}
+		bb.Reset()
 		href = next
 	}
 	return nil
@@ -61,7 +84,18 @@ func (a *account) recoverPoll(ctx context.Context, b interface{ NextBackOff() ti
 	case errors.Is(err, ucwa.ErrPGetReplaced):
 		// The lease's new holder (a takeover this instance has not noticed
 		// yet) is no foreign client: stand by instead of raising an alarm.
-		if l, lerr := a.e.store.LeaseHolder(ctx, a.addr); lerr == nil && (l.Owner != a.e.cfg.InstanceID || l.Token != a.fence()) {
+		l, lerr := a.leaseHolder(ctx)
+		if lerr != nil {
+			if ctx.Err() != nil {
+				return "", ctx.Err()
+			}
+			// Whether a new holder of the lease or a foreign client took
+			// the channel cannot be told while the store does not answer:
+			// stand by (the lease is tried again) rather than stop.
+			log.WithField("lookup", lerr.Error()).Warn("event channel taken over and the lease holder cannot be read; standing by")
+			return "", fmt.Errorf("%w: lease holder unknown: %w", errLeaseLost, lerr)
+		}
+		if l.Owner != a.e.cfg.InstanceID || l.Token != a.fence() {
 			log.Warn("event channel taken over by the account's new lease holder; standing by")
 			return "", errLeaseLost
 		}
@@ -112,6 +146,23 @@ func (a *account) recoverPoll(ctx context.Context, b interface{ NextBackOff() ti
 	return href, nil
 }
 
+// leaseHolder reads the account's lease holder, retrying a failing store
+// a few times with backoff.
+func (a *account) leaseHolder(ctx context.Context) (store.Lease, error) {
+	b := a.e.newBackoff()
+	var err error
+	for range 5 {
+		var l store.Lease
+		if l, err = a.e.store.LeaseHolder(ctx, a.addr); err == nil || errors.Is(err, store.ErrNotFound) {
+			return l, err
+		}
+		if !sleep(ctx, b.NextBackOff()) {
+			break
+		}
+	}
+	return store.Lease{}, err
+}
+
 // backpressure waits while the inbox is longer than InboxMax, so that a
 // stalled store or worker pool does not grow it without bound. It
 // reports false when ctx ended.
@@ -140,7 +191,10 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		return b.Resync, nil
 	}
 	confirmed := sentOperations(b)
-	envs := a.tr.translate(ctx, b)
+	envs, err := a.tr.translate(ctx, b)
+	if err != nil {
+		return "", err
+	}
 	entries := make([]store.Entry, 0, len(envs))
 	for _, env := range envs {
 		a.e.met.events.WithLabelValues(a.addr, string(env.Event.Kind)).Inc()
@@ -163,7 +217,10 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	if len(entries) > 0 || len(confirmed) > 0 {
 		err := a.retry(pctx, "inbox append", func() error {
 			for _, op := range confirmed {
-				if _, err := a.e.store.Mark(pctx, a.addr, sentKey(op), a.e.cfg.DoneTTL); err != nil {
+				a.sentMu.Lock()
+				_, err := a.e.store.Mark(pctx, a.addr, sentKey(op), a.e.cfg.DoneTTL)
+				a.sentMu.Unlock()
+				if err != nil {
 					return err
 				}
 			}

@@ -95,15 +95,18 @@ func (q *queue) done(key string) {
 }
 
 // dropAccount removes the waiting jobs of an account (lease lost, account
-// stopped); jobs already running finish.
-func (q *queue) dropAccount(a *account) {
+// stopped) and returns their entry IDs; jobs already running finish.
+func (q *queue) dropAccount(a *account) []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	var dropped []string
 	for key, c := range q.convs {
 		kept := c.jobs[:0]
 		for _, j := range c.jobs {
 			if j.acct != a {
 				kept = append(kept, j)
+			} else {
+				dropped = append(dropped, j.entry.ID)
 			}
 		}
 		c.jobs = kept
@@ -118,6 +121,7 @@ func (q *queue) dropAccount(a *account) {
 		}
 	}
 	q.ready = ready
+	return dropped
 }
 
 // idle waits until no job is waiting or running, or ctx ends.

@@ -125,10 +125,39 @@ func (a *account) retry(ctx context.Context, op string, fn func() error) error {
 // and transient errors. An application that is gone is left to the
 // session (the poller recreates it); its error is returned.
 func (a *account) call(ctx context.Context, op string, fn func() error) error {
+	return a.callLoop(ctx, op, fn, time.Time{})
+}
+
+// callBy is call with a deadline instead of a number of attempts: it
+// tries until fn succeeds or the deadline passes, and never waits past
+// it, shortening the backoff and the server's Retry-After so that more
+// attempts fit before it.
+func (a *account) callBy(ctx context.Context, deadline time.Time, op string, fn func() error) error {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	return a.callLoop(ctx, op, fn, deadline)
+}
+
+func (a *account) callLoop(ctx context.Context, op string, fn func() error, deadline time.Time) error {
 	b := a.e.newBackoff()
 	const attempts = 6
+	wait := func(err error) bool {
+		if deadline.IsZero() {
+			return a.wait(ctx, b, err)
+		}
+		d := retryAfter(err)
+		if d <= 0 {
+			d = b.NextBackOff()
+		}
+		// At most an eighth of what is left, so that several more
+		// attempts still fit before the deadline.
+		if left := time.Until(deadline) / 8; d > left {
+			d = left
+		}
+		return sleep(ctx, d)
+	}
 	var err error
-	for i := 0; i < attempts; i++ {
+	for i := 0; deadline.IsZero() && i < attempts || !deadline.IsZero() && time.Now().Before(deadline); i++ {
 		err = fn()
 		if err == nil {
 			return nil
@@ -144,7 +173,7 @@ func (a *account) call(ctx context.Context, op string, fn func() error) error {
 			log.Warn("token refused; signing in again")
 			if serr := a.client.SignIn(ctx); serr != nil {
 				log.WithError(serr).Warn("sign in")
-				if !a.wait(ctx, b, serr) {
+				if !wait(serr) {
 					return err
 				}
 			}
@@ -153,19 +182,22 @@ func (a *account) call(ctx context.Context, op string, fn func() error) error {
 			log.Warn("server asks for makeMeAvailable")
 			if merr := a.makeAvailable(ctx); merr != nil {
 				log.WithError(merr).Warn("makeMeAvailable")
-				if !a.wait(ctx, b, merr) {
+				if !wait(merr) {
 					return err
 				}
 			}
 		case errors.Is(err, ucwa.ErrThrottled), ucwa.IsTransient(err):
 			a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
 			log.Warn("retrying after backoff")
-			if !a.wait(ctx, b, err) {
+			if !wait(err) {
 				return err
 			}
 		default:
 			return err
 		}
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	return err
 }

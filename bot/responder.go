@@ -127,19 +127,15 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Read the "sent" mark (the store has no plain read of a mark:
-		// Mark sets it when absent, so it is given back at once). What the
-		// event channel reported is stored by now.
-		unsent, err := st.Mark(ctx, addr, sentKey(op), ttl)
+		// Read the "sent" mark. What the event channel reported is stored
+		// by now.
+		unsent, err := r.a.probeSent(ctx, op)
 		if err != nil {
-			return fmt.Errorf("bot: sent mark %s: %w", op, err)
+			return err
 		}
 		if !unsent {
 			log.Info("reply already sent by an earlier run of this event; not sending it again")
 			return nil
-		}
-		if err := st.Unmark(ctx, addr, sentKey(op)); err != nil {
-			return fmt.Errorf("bot: sent mark %s: %w", op, err)
 		}
 		if ok {
 			log.WithField("why", why).Info("an earlier run of this event did not get its reply to the server; sending it now")
@@ -158,6 +154,28 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 		log.WithError(err).Warn("sent mark")
 	}
 	return nil
+}
+
+// probeSent reports whether no "sent" mark exists for op. The store has
+// no plain read of a mark: Mark sets it when absent, and it is given back
+// at once. The poller of this process writes "sent" marks under sentMu
+// only, so none of its marks falls between the two and is given back
+// with the probe. (Only the lease holder polls; a previous holder's
+// poller still writing a batch's marks after a takeover is not ordered.)
+func (a *account) probeSent(ctx context.Context, op string) (bool, error) {
+	a.sentMu.Lock()
+	defer a.sentMu.Unlock()
+	unsent, err := a.e.store.Mark(ctx, a.addr, sentKey(op), a.e.cfg.DoneTTL)
+	if err != nil {
+		return false, fmt.Errorf("bot: sent mark %s: %w", op, err)
+	}
+	if !unsent {
+		return false, nil
+	}
+	if err := a.e.store.Unmark(context.WithoutCancel(ctx), a.addr, sentKey(op)); err != nil {
+		return false, fmt.Errorf("bot: sent mark %s: %w", op, err)
+	}
+	return true, nil
 }
 
 // linksFor returns the conversation's links, read from the server when

@@ -32,6 +32,9 @@ var (
 	errLeaseLost = errors.New("lease lost")
 	// errReplaced stops an account whose event channel another client took.
 	errReplaced = errors.New("event channel taken by another client (409 PGetReplaced)")
+	// errStoreDown stops driving an account whose event batch could not be
+	// stored within the grace: it stands by and starts over.
+	errStoreDown = errors.New("store unavailable: event batch not stored")
 )
 
 // account supervises one bot account: lease → application (resumed from
@@ -64,6 +67,13 @@ type account struct {
 	sub          *ucwa.Subscription
 	subURIs      []string
 	inflight     map[string]bool // inbox entry IDs handed to workers
+	drained      chan struct{}   // closed when inflight becomes empty (nil: nobody waits)
+	stopDrive    func()          // ends the current lease tenure as lease lost (nil: none)
+
+	// sentMu orders the poller's "sent" marks and a replay's read of one
+	// (responder.once), which sets the mark and gives it back: a mark the
+	// poller set in between would be given back too.
+	sentMu sync.Mutex
 
 	// What this lease tenure's poller did, for replayed sends (see
 	// responder.once): batches stored since the lease was acquired, when
@@ -106,6 +116,17 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 	}
 	a.tr = newTranslator(addr, a.links, c.Get)
 	return a, nil
+}
+
+// leaseLost ends the current lease tenure, if any, as lease lost (a write
+// was refused with ErrFenced).
+func (a *account) leaseLost() {
+	a.mu.Lock()
+	stop := a.stopDrive
+	a.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 func (a *account) setState(s string) {
@@ -166,17 +187,25 @@ func (a *account) run(ctx context.Context) {
 }
 
 // drive runs the account while it holds lease l. It returns when ctx ends
-// (after a graceful goodbye), when the lease is lost, or errReplaced.
+// (after a graceful goodbye), when the lease is lost, when an event batch
+// could not be stored within the grace (errStoreDown: the caller stands by
+// and drives the account again), or errReplaced.
 func (a *account) drive(ctx context.Context, l store.Lease) error {
+	dctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	a.mu.Lock()
 	a.lease, a.owner = l, true
-	a.polled, a.pgetSent = 0, time.Time{}
+	a.polled, a.pgetSent, a.lastPoll = 0, time.Time{}, time.Time{}
+	a.stopDrive = func() { cancel(errLeaseLost) }
 	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		a.stopDrive = nil
+		a.mu.Unlock()
+	}()
 	a.e.met.leaseHolder.WithLabelValues(a.addr).Set(1)
 	a.log.WithField("fence", l.Token).Info("lease acquired")
 
-	dctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	leaseCtx, stopLease := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -207,15 +236,21 @@ func (a *account) drive(ctx context.Context, l store.Lease) error {
 	case errors.Is(cause, errLeaseLost):
 		a.setState(stateLeaseLost)
 		a.log.Error("lease lost: this instance stops driving the account")
-		a.e.q.dropAccount(a)
-		a.waitInflight(a.e.cfg.DrainTimeout)
+		a.finish(a.e.q.dropAccount(a)...)
+		a.waitInflight(ctx, a.e.cfg.DrainTimeout)
 		a.clearInflight()
 	case errors.Is(runErr, errReplaced):
-		a.e.q.dropAccount(a)
+		a.finish(a.e.q.dropAccount(a)...)
 		a.clearInflight()
 		stopLease()
 		wg.Wait()
 		return errReplaced
+	case errors.Is(cause, errStoreDown) && ctx.Err() == nil:
+		a.setState(stateStandby)
+		a.log.WithError(cause).Error("store unavailable: this instance stands by and drives the account again when it can")
+		a.finish(a.e.q.dropAccount(a)...)
+		a.waitInflight(ctx, a.e.cfg.DrainTimeout)
+		a.clearInflight()
 	case ctx.Err() != nil && !a.e.abandon.Load():
 		a.goodbye()
 	}
@@ -232,7 +267,7 @@ func (a *account) drive(ctx context.Context, l store.Lease) error {
 // the application, forget the session and release the lease.
 func (a *account) goodbye() {
 	a.setState(stateDraining)
-	if !a.waitInflight(a.e.cfg.DrainTimeout) {
+	if !a.waitInflight(context.Background(), a.e.cfg.DrainTimeout) {
 		a.log.Warn("drain deadline passed; unhandled events stay in the inbox for the next start")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

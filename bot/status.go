@@ -7,6 +7,7 @@ import (
 
 // ready says why the account is not ready, or nil.
 func (a *account) ready() error {
+	grace := a.e.cfg.PollTimeout + 90*time.Second
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
@@ -16,7 +17,12 @@ func (a *account) ready() error {
 		return fmt.Errorf("does not hold the lease (%s)", a.state)
 	case a.state != stateRunning:
 		return fmt.Errorf("%s", a.state)
-	case time.Since(a.lastPoll) > a.e.cfg.PollTimeout+90*time.Second:
+	case time.Since(a.lastPoll) > grace && (a.pgetSent.IsZero() || time.Since(a.pgetSent) > grace):
+		// An outstanding P-GET younger than the grace is healthy: the
+		// server holds it up to PollTimeout when it has no events.
+		if a.lastPoll.IsZero() {
+			return fmt.Errorf("no event-channel answer in this lease tenure")
+		}
 		return fmt.Errorf("no event-channel answer since %s", a.lastPoll.Format(time.RFC3339))
 	}
 	return nil
@@ -38,6 +44,6 @@ func (a *account) status() AccountStatus {
 		Presence:      a.presence,
 		Subscriptions: subs,
 		QueueDepth:    len(a.inflight),
-		Conversations: len(a.links.ids()),
+		Conversations: a.links.len(),
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"path"
 	"strconv"
@@ -37,7 +39,7 @@ type translator struct {
 	now     func() time.Time
 
 	mu           sync.Mutex
-	participants map[string]event.Participant // by participant href
+	participants map[string]event.Participant // by participant href (under its conversation's href)
 }
 
 func newTranslator(account string, links *linkCache, fetch fetchFunc) *translator {
@@ -58,6 +60,19 @@ func (t *translator) reset() {
 	t.links.reset()
 }
 
+// forget drops the participants of a conversation that ended: their
+// hrefs lie under the conversation's href.
+func (t *translator) forget(conv string) {
+	prefix := strings.TrimSuffix(conv, "/") + "/"
+	t.mu.Lock()
+	for href := range t.participants {
+		if strings.HasPrefix(href, prefix) {
+			delete(t.participants, href)
+		}
+	}
+	t.mu.Unlock()
+}
+
 // eventID is a stable id for dedupe: the same UCWA event redelivered in
 // the same batch gets the same id.
 func eventID(parts ...string) string {
@@ -69,8 +84,14 @@ func eventID(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// translate returns the domain events of a batch, in server order.
-func (t *translator) translate(ctx context.Context, b *ucwa.Batch) []envelope {
+// errFetch: a resource an event did not embed could not be read; the
+// batch is not stored and its P-GET is sent again.
+var errFetch = errors.New("read a resource the event did not embed")
+
+// translate returns the domain events of a batch, in server order. It
+// fails with errFetch when a resource a domain event needs could not be
+// read (a resource the server no longer has is not an error).
+func (t *translator) translate(ctx context.Context, b *ucwa.Batch) ([]envelope, error) {
 	var out []envelope
 	now := t.now()
 	for i := range b.Events {
@@ -80,13 +101,32 @@ func (t *translator) translate(ctx context.Context, b *ucwa.Batch) []envelope {
 		if kind == "" {
 			continue
 		}
-		env, ok := t.build(ctx, ev, kind, b.Self, i, now)
+		env, ok, err := t.build(ctx, ev, kind, b.Self, i, now)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			continue
 		}
 		out = append(out, env)
 	}
-	return out
+	return out, nil
+}
+
+// get reads the resource at href for an event that did not embed it: nil
+// without an error when offline or when the server no longer has it.
+func (t *translator) get(ctx context.Context, href string) (*ucwa.Resource, error) {
+	if t.fetch == nil {
+		return nil, nil
+	}
+	r, err := t.fetch(ctx, href)
+	if err != nil {
+		if s := statusOf(err); (s == 404 || s == 410) && !errors.Is(err, ucwa.ErrApplicationGone) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: %s: %w", errFetch, href, err)
+	}
+	return r, nil
 }
 
 // learn updates the caches from any event, domain event or not.
@@ -204,21 +244,23 @@ func uriFromHref(href string) string {
 }
 
 // build makes the domain event of one classified UCWA event.
-func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind, batchSelf string, index int, now time.Time) (envelope, bool) {
+func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind, batchSelf string, index int, now time.Time) (env envelope, ok bool, err error) {
 	e := event.Event{Kind: kind, Account: t.account, Time: now}
 	pos := batchSelf + "#" + strconv.Itoa(index)
 	e.ID = eventID(t.account, string(kind), ev.Link.Href, ev.Type, pos)
 	r := ev.Resource
 	switch kind {
 	case event.InvitationReceived:
-		if r == nil && t.fetch != nil {
-			r, _ = t.fetch(ctx, ev.Link.Href)
+		if r == nil {
+			if r, err = t.get(ctx, ev.Link.Href); err != nil {
+				return envelope{}, false, err
+			}
 		}
 		if r == nil {
-			return envelope{}, false
+			return envelope{}, false, nil
 		}
 		if r.String("direction") == "Outgoing" {
-			return envelope{}, false
+			return envelope{}, false, nil
 		}
 		e.ID = eventID(t.account, string(kind), ev.Link.Href)
 		e.Conversation.ID = r.Links.Href(relConversation)
@@ -236,8 +278,10 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 		e.Message.Direction = "Incoming"
 	case event.ConversationStarted, event.MessageFailed:
 		if ev.Link.Rel == relMessagingInvitation {
-			if r == nil && t.fetch != nil {
-				r, _ = t.fetch(ctx, ev.Link.Href)
+			if r == nil {
+				if r, err = t.get(ctx, ev.Link.Href); err != nil {
+					return envelope{}, false, err
+				}
 			}
 			if r != nil {
 				e.Conversation.ID = r.Links.Href(relConversation)
@@ -251,8 +295,10 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 		}
 		fallthrough
 	case event.MessageReceived, event.MessageSent:
-		if r == nil && t.fetch != nil {
-			r, _ = t.fetch(ctx, ev.Link.Href)
+		if r == nil {
+			if r, err = t.get(ctx, ev.Link.Href); err != nil {
+				return envelope{}, false, err
+			}
 		}
 		e.Conversation.ID = ev.SenderHref
 		e.ID = eventID(t.account, string(kind), ev.Link.Href)
@@ -261,7 +307,7 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 		}
 		e.Message.Direction = r.String("direction")
 		if kind == event.MessageReceived && e.Message.Direction == "Outgoing" {
-			return envelope{}, false
+			return envelope{}, false, nil
 		}
 		e.Message = messageText(r.Links.Href("plainMessage"), r.Links.Href("htmlMessage"))
 		e.Message.Direction = r.String("direction")
@@ -294,8 +340,10 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 			e.Participant.URI = uriFromHref(contact)
 		}
 		e.Presence.URI = e.Participant.URI
-		if r == nil && t.fetch != nil {
-			r, _ = t.fetch(ctx, ev.Link.Href)
+		if r == nil {
+			if r, err = t.get(ctx, ev.Link.Href); err != nil {
+				return envelope{}, false, err
+			}
 		}
 		if r != nil {
 			e.Presence.Availability = r.String("availability")
@@ -308,7 +356,7 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 			}
 		}
 	}
-	env := envelope{Event: e}
+	env = envelope{Event: e}
 	if id := e.Conversation.ID; id != "" {
 		l, _ := t.links.get(id)
 		e.Conversation.Subject = l.Subject
@@ -317,9 +365,10 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 		env = envelope{Event: e, Links: l}
 		if kind == event.ConversationEnded {
 			t.links.remove(id)
+			t.forget(id)
 		}
 	}
-	return env, true
+	return env, true, nil
 }
 
 // messageText decodes a message's data URIs.
