@@ -52,6 +52,13 @@ type Config struct {
 	InstanceID string
 	// BackoffMax caps the exponential backoff between retries (default 1m).
 	BackoffMax time.Duration
+	// BackoffInitial is the first wait after an error (default 100ms).
+	BackoffInitial time.Duration
+	// BackoffMultiplier grows the wait per attempt (default 2, at least 1).
+	BackoffMultiplier float64
+	// BackoffJitter randomises each wait by up to ± this fraction
+	// (default 0.5, 0 to below 1).
+	BackoffJitter float64
 	// InboxMax is the inbox length above which the poller waits before the
 	// next P-GET (default 64×QueueSize). It only guards against a store
 	// that grows without bound while workers are stalled.
@@ -75,6 +82,9 @@ const (
 	DefaultDrainTimeout         = 10 * time.Second
 	DefaultDoneTTL              = 24 * time.Hour
 	DefaultBackoffMax           = time.Minute
+	DefaultBackoffInitial       = 100 * time.Millisecond
+	DefaultBackoffMultiplier    = 2.0
+	DefaultBackoffJitter        = 0.5
 	// MaxActivityInterval is the server's limit: availability drops to
 	// Away when reportMyActivity is 4 minutes late.
 	MaxActivityInterval = 4 * time.Minute
@@ -114,6 +124,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BackoffMax == 0 {
 		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.BackoffInitial == 0 {
+		c.BackoffInitial = DefaultBackoffInitial
+	}
+	if c.BackoffMultiplier == 0 {
+		c.BackoffMultiplier = DefaultBackoffMultiplier
+	}
+	if c.BackoffJitter == 0 {
+		c.BackoffJitter = DefaultBackoffJitter
 	}
 	if c.InboxMax == 0 {
 		c.InboxMax = int64(c.QueueSize) * 64
@@ -189,6 +208,15 @@ func (c Config) Validate() error {
 	}
 	if c.BackoffMax < 0 {
 		bad("backoffMax", "%v is negative", c.BackoffMax)
+	}
+	if c.BackoffInitial < 0 {
+		bad("backoffInitial", "%v is negative", c.BackoffInitial)
+	}
+	if c.BackoffMultiplier != 0 && c.BackoffMultiplier < 1 {
+		bad("backoffMultiplier", "%v is below 1", c.BackoffMultiplier)
+	}
+	if c.BackoffJitter < 0 || c.BackoffJitter >= 1 {
+		bad("backoffJitter", "%v is not in [0, 1)", c.BackoffJitter)
 	}
 	return errors.Join(errs...)
 }

@@ -21,6 +21,8 @@ func TestConfig_Validate_names_the_key(t *testing.T) {
 		{"not an address", Config{Accounts: []Account{{Address: "bot", Password: "pw"}}}, "accounts[0]"},
 		{"duplicate", Config{Accounts: []Account{ok, {Address: "bot@contoso.com", Password: "x"}}}, "accounts[1].address"},
 		{"negative workers", Config{Accounts: []Account{ok}, Workers: -1}, "workers"},
+		{"shrinking backoff", Config{Accounts: []Account{ok}, BackoffMultiplier: 0.5}, "backoffMultiplier"},
+		{"jitter of a whole wait", Config{Accounts: []Account{ok}, BackoffJitter: 1}, "backoffJitter"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

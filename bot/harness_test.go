@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -272,9 +273,18 @@ func (r *running) launch(t testing.TB) {
 	r.waitReady(t)
 }
 
+// stop cancels the engine and waits for Run to return. An engine that
+// does not stop within a minute is a bug: the test binary panics with every
+// goroutine's stack instead of hanging until the test timeout.
 func (r *running) stop() {
 	r.cancel()
-	<-r.done
+	select {
+	case <-r.done:
+	case <-time.After(time.Minute):
+		buf := make([]byte, 1<<22)
+		n := runtime.Stack(buf, true)
+		panic("bot: Run did not return a minute after its context was cancelled\n" + string(buf[:n]))
+	}
 	r.done <- nil
 }
 

@@ -16,12 +16,12 @@ import (
 // at BackoffMax and never giving up by itself.
 func (e *Engine) newBackoff() *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
+	b.InitialInterval = e.cfg.BackoffInitial
 	if b.InitialInterval > e.cfg.BackoffMax {
 		b.InitialInterval = e.cfg.BackoffMax
 	}
-	b.RandomizationFactor = 0.5
-	b.Multiplier = 2
+	b.RandomizationFactor = e.cfg.BackoffJitter
+	b.Multiplier = e.cfg.BackoffMultiplier
 	b.MaxInterval = e.cfg.BackoffMax
 	b.MaxElapsedTime = 0
 	b.Reset()

@@ -133,7 +133,7 @@ type Engine struct {
 }
 
 // Backoff paces retries: Initial, times Multiplier per attempt, at most
-// Max, each wait shortened at random by up to Jitter (a fraction).
+// Max, each wait randomised by up to ± Jitter (a fraction).
 type Backoff struct {
 	Initial    time.Duration `yaml:"initial"`
 	Max        time.Duration `yaml:"max"`
