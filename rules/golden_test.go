@@ -2,7 +2,6 @@ package rules_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,18 +49,5 @@ func goldenSet(t *testing.T, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := describeSet(set)
-	golden := strings.TrimSuffix(path, ".yaml") + ".golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("loaded set differs from %s (run with -update after checking it):\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	checkGolden(t, strings.TrimSuffix(path, ".yaml")+".golden", describeSet(set))
 }

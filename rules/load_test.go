@@ -452,7 +452,12 @@ func TestLoadGoldenErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("testdata/bad_many.yaml loaded")
 	}
-	got := err.Error() + "\n"
+	checkGolden(t, golden, err.Error()+"\n")
+}
+
+// checkGolden compares got with the golden file, which -update rewrites.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -463,6 +468,6 @@ func TestLoadGoldenErrors(t *testing.T) {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("errors differ from %s (run with -update after checking them):\ngot:\n%s\nwant:\n%s", golden, got, want)
+		t.Errorf("output differs from %s (run with -update after checking it):\ngot:\n%s\nwant:\n%s", golden, got, want)
 	}
 }
