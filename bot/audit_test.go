@@ -411,7 +411,10 @@ func subscriptionRequests(sim *ucwasim.Server) (created, extended int) {
 
 func TestEngine_extends_its_presence_subscription_by_the_timer_and_recreates_it_after_a_404(t *testing.T) {
 	const scale = 600
-	sim := newSim(t, scale)
+	// At 600× the default idle timeout is 0.3s of real time; a P-GET
+	// stalled under load would let the application expire and the test
+	// would see a new subscription instead of an extended one.
+	sim := newSimOptions(t, ucwasim.Options{TimeScale: scale, AppIdleTimeout: time.Hour})
 	r := start(t, subscriptionConfig(sim, scale), tempBolt(t), loadRules(t, echoRules))
 
 	first := waitSubscription(t, sim, "the subscription", func(ucwasim.SubscriptionInfo) bool { return true })

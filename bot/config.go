@@ -50,7 +50,8 @@ type Config struct {
 	// InstanceID names this instance as a lease owner (default
 	// hostname-pid-random).
 	InstanceID string
-	// BackoffMax caps the exponential backoff between retries (default 1m).
+	// BackoffMax caps the exponential step between retries (default 1m);
+	// the jitter applies after the cap.
 	BackoffMax time.Duration
 	// BackoffInitial is the first wait after an error (default 100ms).
 	BackoffInitial time.Duration

@@ -183,7 +183,13 @@ func describe(evs []event.Event) string {
 
 func newSim(t testing.TB, scale float64) *ucwasim.Server {
 	t.Helper()
-	s, err := ucwasim.New(ucwasim.Options{TimeScale: scale})
+	return newSimOptions(t, ucwasim.Options{TimeScale: scale})
+}
+
+// newSimOptions is newSim with the simulator's options given whole.
+func newSimOptions(t testing.TB, o ucwasim.Options) *ucwasim.Server {
+	t.Helper()
+	s, err := ucwasim.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,27 @@ func (c *Conversation) joinLocked(u *user) {
 	}
 }
 
+// UpdateParticipant signals that the IM modality of the person uri changed: participantMessaging
+// updated in participant (PROTOCOL.md §participantMessaging). The person must be in the
+// conversation and using IM.
+func (c *Conversation) UpdateParticipant(uri string) error {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	m, err := c.memberLocked(uri)
+	if err != nil {
+		return fmt.Errorf("ucwasim: %s updates in %s: %w", uri, c.id, err)
+	}
+	if !m.inIM {
+		return fmt.Errorf("ucwasim: %s updates in %s: %w", uri, c.id, ErrNotParticipant)
+	}
+	c.app.events.emit("conversation", c.path(), event{
+		"link": lk2("participantMessaging", c.partPath(m.u.uri)+"/messaging"),
+		"in":   lk3("participant", c.partPath(m.u.uri), m.u.name),
+		"type": "updated",
+	})
+	return nil
+}
+
 // Leave removes the person uri: participantMessaging deleted in participant, participant deleted.
 func (c *Conversation) Leave(uri string) error {
 	c.s.mu.Lock()

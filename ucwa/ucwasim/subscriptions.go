@@ -48,9 +48,12 @@ func membershipsPath(a *application, id string) string {
 	return a.base + "/people/presenceSubscriptionMemberships?presenceSubscriptionId=" + id
 }
 
+// subscriptionResource is a presenceSubscription; expirationTime is the (simulated) time it
+// ends, in the /Date(ms)/ form of UCWA dates.
 func (s *Server) subscriptionResource(a *application, sub *subscription) map[string]any {
 	return map[string]any{
-		"id": sub.id,
+		"id":             sub.id,
+		"expirationTime": ucwaDate(sub.expires),
 		"_links": map[string]any{
 			"self":                      lk(subPath(a, sub.id)),
 			"memberships":               lk(membershipsPath(a, sub.id)),
