@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/ucwabot/ucwabot/ucwa"
 )
 
@@ -247,13 +249,26 @@ func (a *account) setSubscription(s *ucwa.Subscription, uris []string) {
 	}
 }
 
+// maxWatched bounds the contacts handlers can add to the presence
+// subscription, so a handler that subscribes to everyone who writes does
+// not grow the subscription without end.
+const maxWatched = 1000
+
 // watch adds a contact to the presence subscription (Responder.Subscribe).
+// Past maxWatched contacts, the one added first is dropped.
 func (a *account) watch(uri string) {
 	uri = normalizeAddress(uri)
 	a.mu.Lock()
+	var dropped string
 	if !slices.Contains(a.extra, uri) {
+		if len(a.extra) >= maxWatched {
+			dropped, a.extra = a.extra[0], a.extra[1:]
+		}
 		a.extra = append(a.extra, uri)
 	}
 	a.mu.Unlock()
+	if dropped != "" {
+		a.log.WithFields(logrus.Fields{"added": uri, "dropped": dropped, "max": maxWatched}).Warn("too many watched contacts; dropping the oldest")
+	}
 	signal(a.extend)
 }

@@ -234,3 +234,18 @@ func TestDropConversation_matches_the_account_in_any_case(t *testing.T) {
 		t.Fatalf("drop of an unknown account = %v", err)
 	}
 }
+
+func TestWatch_keeps_at_most_maxWatched_contacts_dropping_the_oldest(t *testing.T) {
+	e, err := New(Config{Accounts: []Account{{Address: "sip:bot@contoso.com", Password: "pw", DiscoveryURL: "http://127.0.0.1:1/"}}}, WithStore(tempBolt(t)), WithRules(staticRules{loadRules(t, echoRules)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.accounts[0]
+	for i := 0; i <= maxWatched; i++ {
+		a.watch(fmt.Sprintf("sip:user%d@contoso.com", i))
+	}
+	a.watch("sip:user5@contoso.com") // already watched: no change
+	if len(a.extra) != maxWatched || a.extra[0] != "sip:user1@contoso.com" || a.extra[maxWatched-1] != fmt.Sprintf("sip:user%d@contoso.com", maxWatched) {
+		t.Fatalf("%d watched, first %s, last %s", len(a.extra), a.extra[0], a.extra[len(a.extra)-1])
+	}
+}
