@@ -6,8 +6,10 @@ import (
 	"github.com/ucwabot/ucwabot/ucwa"
 )
 
-// DecodedEvent is one UCWA event of an event-channel body, as `bot
-// decode` prints it.
+// DecodedEvent is one UCWA event of an event-channel body. Its JSON
+// form is one line of `bot decode` output: the keys sender, rel, type,
+// href, in and event, in that order (the field order below), so a field
+// added here changes that output.
 type DecodedEvent struct {
 	// Sender is the sender block's rel.
 	Sender string `json:"sender"`

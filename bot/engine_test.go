@@ -204,12 +204,18 @@ func TestEngine_stops_and_never_fights_when_another_client_takes_the_event_chann
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	before := len(sim.Requests())
-	time.Sleep(500 * time.Millisecond)
-	for _, req := range sim.Requests()[before:] {
-		if req.Rel == "events" {
-			t.Fatalf("engine polled again after PGetReplaced: %+v", req)
+	// The account turns replaced only once its poll loop has returned, so
+	// from then on the request log holds every P-GET it will ever send.
+	waitUntil(t, "account replaced", func() bool { return r.e.Status()[0].State == stateReplaced })
+	var last *ucwasim.Request
+	reqs := sim.Requests()
+	for i := range reqs {
+		if reqs[i].Rel == "events" && reqs[i].User == botURI {
+			last = &reqs[i]
 		}
+	}
+	if last == nil || last.Status != 409 {
+		t.Fatalf("last P-GET %+v, want the 409 PGetReplaced one: the engine polled again", last)
 	}
 	if st := r.e.Status()[0].State; st != stateReplaced {
 		t.Fatalf("state = %q, want %q", st, stateReplaced)

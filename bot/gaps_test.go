@@ -302,7 +302,9 @@ func TestEngine_yields_participant_updated_with_the_participant_resolved(t *test
 			started = e
 		}
 	}
-	time.Sleep(150 * time.Millisecond) // a duplicate would show up now
+	// Once the engine has handled everything it stored, a second
+	// participant.updated would have reached the observer.
+	waitUntil(t, "engine settled", func() bool { ok, _ := settled(t); return ok })
 	var got []event.Event
 	for _, e := range r.obs.snapshot() {
 		if e.Kind == event.ParticipantUpdated {

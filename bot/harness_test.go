@@ -276,7 +276,63 @@ func (r *running) launch(t testing.TB) {
 	r.cancel, r.done = cancel, make(chan error, 1)
 	go func() { r.done <- r.e.Run(ctx) }()
 	t.Cleanup(r.stop)
+	liveEngines.add(t, r)
 	r.waitReady(t)
+}
+
+// liveEngines holds the engines each test launched, so that waitReplies
+// can tell when they have handled everything they took in.
+var liveEngines = engineSet{m: map[testing.TB][]*running{}}
+
+type engineSet struct {
+	mu sync.Mutex
+	m  map[testing.TB][]*running
+}
+
+func (s *engineSet) add(t testing.TB, r *running) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[t]; !ok {
+		t.Cleanup(func() {
+			s.mu.Lock()
+			delete(s.m, t)
+			s.mu.Unlock()
+		})
+	}
+	s.m[t] = append(s.m[t], r)
+}
+
+func (s *engineSet) of(t testing.TB) []*running {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*running(nil), s.m[t]...)
+}
+
+// settled reports whether every engine t launched that still runs has
+// an empty inbox and nothing in flight: every event it stored has been
+// handled, so a reply such an event causes has been sent. An engine that
+// has stopped, or whose store is closed, does not count.
+func settled(t testing.TB) (bool, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for i, r := range liveEngines.of(t) {
+		select {
+		case <-r.done:
+			r.done <- nil // put it back for stop
+			continue
+		default:
+		}
+		for _, a := range r.e.accounts {
+			n, err := r.e.store.Len(ctx, a.addr)
+			if err != nil {
+				continue
+			}
+			if q := a.inflightLen(); n > 0 || q > 0 {
+				return false, fmt.Sprintf("engine %d account %s: %d inbox entries, %d in flight", i, a.addr, n, q)
+			}
+		}
+	}
+	return true, ""
 }
 
 // stop cancels the engine and waits for Run to return. An engine that
@@ -341,7 +397,18 @@ func waitReplies(t testing.TB, sim *ucwasim.Server, convID string, want ...strin
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(150 * time.Millisecond) // a duplicate would show up now
+	// A duplicate comes from an event handled twice; once every engine has
+	// handled all it stored, such a reply would have been sent.
+	for {
+		ok, why := settled(t)
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engines did not settle after the replies %q: %s", want, why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	got := botSaid(sim, convID)
 	for _, w := range want {
 		if n := count(got, w); n != 1 {

@@ -211,7 +211,7 @@ func TestEngine_three_instances_on_Redis_one_killed_another_takes_over_with_one_
 		}
 		want = append(want, "echo: "+text)
 	}
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond) // paces the kill: some of m1-m4 are in flight or unhandled
 	first.kill()
 	killed := time.Now()
 

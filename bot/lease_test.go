@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,6 +40,7 @@ func TestEngine_that_loses_its_lease_stops_and_the_new_holder_answers_once(t *te
 	doneB := make(chan error, 1)
 	go func() { doneB <- eb.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-doneB })
+	liveEngines.add(t, &running{e: eb, done: make(chan error, 1)})
 
 	conv, err := sim.Invite(aliceURI, botURI, "m0")
 	if err != nil {
@@ -71,7 +71,26 @@ func TestEngine_that_loses_its_lease_stops_and_the_new_holder_answers_once(t *te
 		want = append(want, "echo: "+text)
 	}
 	waitReplies(t, sim, conv.ID(), want...)
-	time.Sleep(200 * time.Millisecond)
+	// Wait for B to renew its lease once more: A, standing by, has had a
+	// full renewal period to try taking the account back.
+	holder := func() store.Lease {
+		l, err := a.e.store.LeaseHolder(context.Background(), botURI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	held := holder()
+	if held.Owner != "B" {
+		t.Fatalf("lease held by %q after B answered, want B", held.Owner)
+	}
+	waitUntil(t, "B renewing its lease", func() bool {
+		l := holder()
+		if l.Owner != "B" || l.Token != held.Token {
+			t.Fatalf("lease moved from B (token %d) to %q (token %d)", held.Token, l.Owner, l.Token)
+		}
+		return l.Expires.After(held.Expires)
+	})
 	if st := a.e.Status()[0]; st.Owner || st.State == stateReplaced {
 		t.Fatalf("A after losing its lease: %+v", st)
 	}

@@ -42,22 +42,11 @@ type, href, in and event (the domain event kind the engine makes of it).`,
 			enc := json.NewEncoder(stdio.Out)
 			enc.SetEscapeHTML(false)
 			for _, ev := range evs {
-				// The six keys, in this order, whatever DecodedEvent grows.
-				if err := enc.Encode(decodedLine{ev.Sender, ev.Rel, ev.Type, ev.Href, ev.In, ev.Event}); err != nil {
+				if err := enc.Encode(ev); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
 	}
-}
-
-// decodedLine is one line of `bot decode` output.
-type decodedLine struct {
-	Sender string `json:"sender"`
-	Rel    string `json:"rel"`
-	Type   string `json:"type"`
-	Href   string `json:"href"`
-	In     string `json:"in"`
-	Event  string `json:"event"`
 }
