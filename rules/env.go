@@ -61,7 +61,7 @@ type Env struct {
 	IEquals   func(a, b string) bool      `expr:"iequals"`
 	Domain    func(uri string) string     `expr:"domain"`
 	User      func(uri string) string     `expr:"user"`
-	// Get is the map read that `state.step` and `vars.name` compile to.
+	// Get is the map read that `state.step` compiles to (mapGetPatch).
 	Get func(m, key any) any `expr:"$get"`
 
 	in *Input
@@ -88,14 +88,14 @@ func newEnv(vars map[string]any) *Env {
 		return clockBetween(e.Now, f, t)
 	}
 	e.Weekday = func() string { return e.Now.Weekday().String() }
-	e.IContains, e.IPrefix, e.ISuffix, e.IEquals = containsFold, hasPrefixFold, hasSuffixFold, strings.EqualFold
-	e.Domain = func(uri string) string { _, d := splitURI(uri); return d }
-	e.User = func(uri string) string { u, _ := splitURI(uri); return u }
-	e.Get = mapGet
 	e.Weekend = func() bool {
 		d := e.Now.Weekday()
 		return d == time.Saturday || d == time.Sunday
 	}
+	e.IContains, e.IPrefix, e.ISuffix, e.IEquals = containsFold, hasPrefixFold, hasSuffixFold, strings.EqualFold
+	e.Domain = func(uri string) string { _, d := splitURI(uri); return d }
+	e.User = func(uri string) string { u, _ := splitURI(uri); return u }
+	e.Get = mapGet
 	return e
 }
 
