@@ -63,8 +63,11 @@ type Env struct {
 	User      func(uri string) string     `expr:"user"`
 	// Get is the map read that `state.step` compiles to (mapGetPatch).
 	Get func(m, key any) any `expr:"$get"`
+	// Boxed is the read of a string field that boxedPatch compiles to.
+	Boxed func(i any) any `expr:"$boxed"`
 
-	in *Input
+	in  *Input
+	box [numStringFields]any
 }
 
 // newEnv returns an Env whose helper functions read its own fields, so one
@@ -96,6 +99,7 @@ func newEnv(vars map[string]any) *Env {
 	e.Domain = func(uri string) string { _, d := splitURI(uri); return d }
 	e.User = func(uri string) string { u, _ := splitURI(uri); return u }
 	e.Get = mapGet
+	e.Boxed = e.boxed
 	return e
 }
 
@@ -135,12 +139,14 @@ func (e *Env) bind(in *Input, loc *time.Location) {
 		now = time.Now()
 	}
 	e.Now = now.In(loc)
+	e.box = [numStringFields]any{}
 }
 
 // unbind drops the references to the last input, so a pooled Env keeps no
 // event alive.
 func (e *Env) unbind() {
 	e.in, e.Event, e.State = nil, EventView{}, nil
+	e.box = [numStringFields]any{}
 	e.Participant, e.Conversation, e.Message = event.Participant{}, event.Conversation{}, event.Message{}
 }
 

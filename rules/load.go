@@ -589,6 +589,11 @@ func (l *loader) compile(file, rule, field string, n *yaml.Node) *vm.Program {
 		err = check.err.Bind(exprfile.NewSource(n.Value))
 	}
 	if err == nil {
+		// The program that runs reads string fields through Env.Boxed;
+		// the checks above were made on the typed reads.
+		if fast, ferr := expr.Compile(n.Value, append(opts, expr.Patch(boxedPatch{}))...); ferr == nil {
+			return fast
+		}
 		return prog
 	}
 	e := &Error{File: file, Line: n.Line, Col: n.Column, Rule: rule, Field: field, Msg: err.Error()}
