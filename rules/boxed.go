@@ -100,15 +100,17 @@ func (boxedPatch) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
-	callee := &ast.IdentifierNode{Value: boxedName}
-	// The checker does not always type a callee it did not parse; the
-	// compiler needs the type to call Boxed directly rather than through
-	// reflection.
-	callee.SetType(boxedType)
-	ast.Patch(node, &ast.CallNode{
-		Callee:    callee,
-		Arguments: []ast.Node{&ast.IntegerNode{Value: i}},
-	})
+	ast.Patch(node, envCall(boxedName, boxedType, &ast.IntegerNode{Value: i}))
+}
+
+// envCall is a call of the Env function name, of type t, that a patch puts
+// in the tree. The checker does not always type a callee it did not parse
+// (inside the arguments of another call, it does not); the compiler needs
+// the type to call the function directly rather than through reflection.
+func envCall(name string, t reflect.Type, args ...ast.Node) *ast.CallNode {
+	callee := &ast.IdentifierNode{Value: name}
+	callee.SetType(t)
+	return &ast.CallNode{Callee: callee, Arguments: args}
 }
 
 // memberPath returns "a.b.c" for the member chain a.b.c rooted at an

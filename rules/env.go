@@ -194,7 +194,10 @@ func mapGet(m, key any) any {
 // from the names expressions write; called directly it is the same map read.
 const mapGetName = "$get"
 
-var anyMapType = reflect.TypeOf(map[string]any(nil))
+var (
+	anyMapType = reflect.TypeOf(map[string]any(nil))
+	mapGetType = reflect.TypeOf((func(m, key any) any)(nil))
+)
 
 // mapGetPatch turns the member access m.key on a map[string]any (state.step,
 // vars.helpdesk) into a direct map lookup. The result is the same (nil for
@@ -211,11 +214,7 @@ func (mapGetPatch) Visit(node *ast.Node) {
 	if !ok {
 		return
 	}
-	call := &ast.CallNode{
-		Callee:    &ast.IdentifierNode{Value: mapGetName},
-		Arguments: []ast.Node{m.Node, &ast.StringNode{Value: key.Value}},
-	}
-	ast.Patch(node, call)
+	ast.Patch(node, envCall(mapGetName, mapGetType, m.Node, &ast.StringNode{Value: key.Value}))
 }
 
 // containsFold is strings.Contains of the lower-cased strings, without
