@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"math"
 	"os"
 	"path/filepath"
@@ -74,16 +75,14 @@ type loader struct {
 	opts    Options
 	errs    Errors
 	seen    map[string]bool // absolute paths loaded
-	hash    []byte
+	hash    hash.Hash       // sha256 of the files' base names and contents
 	files   []string
 	vars    map[string]any
 	varPos  map[string]pos
 	tz      string
 	tzPos   pos
-	invSrc  string
 	invPos  pos
 	invNode *yaml.Node
-	invFile []byte
 	subs    []string
 	rules   []*Rule
 	names   map[string]*Rule
@@ -96,6 +95,7 @@ func newLoader(opts Options) *loader {
 	}
 	return &loader{
 		opts:   opts,
+		hash:   sha256.New(),
 		seen:   map[string]bool{},
 		vars:   map[string]any{},
 		varPos: map[string]pos{},
@@ -196,8 +196,8 @@ func (l *loader) loadFile(name string, data []byte) {
 	l.src[name] = data
 	// The version hashes base names, not paths, so that the same files give
 	// the same version wherever they are installed.
-	fmt.Fprintf(sha256Input{l}, "%s\x00%d\x00", filepath.Base(name), len(data))
-	l.hash = append(l.hash, data...)
+	fmt.Fprintf(l.hash, "%s\x00%d\x00", filepath.Base(name), len(data))
+	l.hash.Write(data)
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -261,14 +261,6 @@ func (l *loader) loadFile(name string, data []byte) {
 			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, rules)", k.Value)
 		}
 	}
-}
-
-// sha256Input appends formatted bytes to the loader's hash input.
-type sha256Input struct{ l *loader }
-
-func (w sha256Input) Write(p []byte) (int, error) {
-	w.l.hash = append(w.l.hash, p...)
-	return len(p), nil
 }
 
 // globs loads the files an include pattern matches, relative to the
@@ -379,7 +371,7 @@ func (l *loader) invitations(file string, v *yaml.Node) {
 			l.errorf(at(file, val), "", "invitations.accept", "want an expression")
 			continue
 		}
-		l.invSrc, l.invPos, l.invNode = val.Value, at(file, val), val
+		l.invPos, l.invNode = at(file, val), val
 	}
 }
 
@@ -782,7 +774,6 @@ func (l *loader) finish() (*Set, error) {
 	s := &Set{loc: loc, vars: l.vars, files: l.files, subs: dedupe(l.subs), byKind: map[event.Kind][]*Rule{}}
 	if l.invNode != nil {
 		s.invitation = l.compile(l.invPos.file, "", "invitations.accept", l.invNode)
-		s.invitationSrc = l.invSrc
 	}
 	for _, r := range l.rules {
 		if r.whenNode != nil {
@@ -831,8 +822,7 @@ func (l *loader) finish() (*Set, error) {
 			s.byKind[k] = append(s.byKind[k], r)
 		}
 	}
-	sum := sha256.Sum256(l.hash)
-	s.version = "sha256:" + hex.EncodeToString(sum[:6])
+	s.version = "sha256:" + hex.EncodeToString(l.hash.Sum(nil)[:6])
 	s.pool.New = func() any { return &evaluator{env: newEnv(s.vars)} }
 	return s, nil
 }

@@ -16,18 +16,17 @@ import (
 // Set is a loaded, compiled set of rules. It is immutable and safe for
 // concurrent use; Close releases its handlers once it is no longer used.
 type Set struct {
-	all           []*Rule // every rule, in evaluation order
-	byKind        map[event.Kind][]*Rule
-	invitation    *vm.Program
-	invitationSrc string
-	subs          []string
-	vars          map[string]any
-	loc           *time.Location
-	files         []string
-	version       string
-	pool          sync.Pool // *evaluator
-	closeOnce     sync.Once
-	closeErr      error
+	all        []*Rule // every rule, in evaluation order
+	byKind     map[event.Kind][]*Rule
+	invitation *vm.Program
+	subs       []string
+	vars       map[string]any
+	loc        *time.Location
+	files      []string
+	version    string
+	pool       sync.Pool // *evaluator
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Match is a rule that fired for an event.
