@@ -88,9 +88,25 @@ var unknownField = regexp.MustCompile(`^field (.*) not found in type (.+)$`)
 // start at 1, into lines of the original file, and unknown-field messages
 // into ones naming the known keys of target's struct types.
 func cleanYAMLError(err error, base int, target reflect.Type) error {
+	msgs := yamlMessages(err, base, target)
+	if msgs == nil {
+		return err
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// YAMLMessages returns one message per problem of a yaml.v3 decoding error
+// ("line 4: unknown key "txt" (known: text, html, typing)"), unknown-field
+// messages naming the keys target's struct types accept; nil when err is
+// not a decoding error (a syntax error, for one).
+func YAMLMessages(err error, target any) []string {
+	return yamlMessages(err, 1, reflect.TypeOf(target))
+}
+
+func yamlMessages(err error, base int, target reflect.Type) []string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return err
+		return nil
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
@@ -113,7 +129,7 @@ func cleanYAMLError(err error, base int, target reflect.Type) error {
 		}
 		msgs[i] = prefix + rest
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return msgs
 }
 
 // findStruct returns the struct type named name (as reflect prints it)

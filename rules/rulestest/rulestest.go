@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/plugins"
 	"github.com/ucwabot/ucwabot/rules"
 )
 
@@ -208,28 +209,18 @@ func Parse(name string, data []byte) (*File, error) {
 
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// positioned rewrites a YAML decoding error as one FILE:LINE: message per
-// problem, with the unknown keys named as such.
+// positioned rewrites a YAML error of a cases file as one FILE:LINE:
+// message per problem, unknown keys named with the keys a case accepts.
 func positioned(name string, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
-		}
-		return fmt.Errorf("%s: %s", name, msg)
+	msgs := plugins.YAMLMessages(err, &File{})
+	if msgs == nil {
+		msgs = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	lines := make([]string, len(te.Errors))
-	for i, e := range te.Errors {
-		lines[i] = name + ": " + e
-		if m := yamlLine.FindStringSubmatch(e); m != nil {
-			msg := m[2]
-			if f, ok := strings.CutPrefix(msg, "field "); ok {
-				if k, _, ok := strings.Cut(f, " not found in type "); ok {
-					msg = fmt.Sprintf("unknown key %q", k)
-				}
-			}
-			lines[i] = fmt.Sprintf("%s:%s: %s", name, m[1], msg)
+	lines := make([]string, len(msgs))
+	for i, msg := range msgs {
+		lines[i] = name + ": " + msg
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			lines[i] = fmt.Sprintf("%s:%s: %s", name, m[1], m[2])
 		}
 	}
 	return errors.New(strings.Join(lines, "\n"))
