@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -82,6 +84,14 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
+	}
+	// The store's directory is created when missing (0700: the store holds
+	// conversation state), so the default ./bot-data/ucwabot.db works on a
+	// fresh checkout, under systemd's StateDirectory and in a container.
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("boltstore: open %s: create directory: %w", path, err)
+		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {

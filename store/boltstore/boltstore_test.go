@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -68,5 +69,18 @@ func TestStore_state_survives_reopen(t *testing.T) {
 	}
 	if set, err := s.Mark(ctx, "sip:bot@contoso.com", "sent:1", time.Hour); err != nil || set {
 		t.Fatalf("mark after reopen = %v, %v; want still set", set, err)
+	}
+}
+
+func TestOpen_creates_a_missing_store_directory_0700(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bot-data", "nested")
+	path := filepath.Join(dir, "ucwabot.db")
+	openTest(t, path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("store directory not created: %v", err)
+	}
+	if perm := fi.Mode().Perm(); perm&^0o700 != 0 {
+		t.Fatalf("store directory mode = %o, want 0700 (umask may clear bits, never add)", perm)
 	}
 }
