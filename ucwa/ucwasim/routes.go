@@ -26,7 +26,10 @@ type route struct {
 }
 
 // parseRoute maps a path to the endpoint it names, following the server's own path scheme.
+// Like IIS, which serves Skype for Business, the fixed parts of a path match
+// in any letter case (/autodiscover/... is /Autodiscover/...); ids are kept as sent.
 func parseRoute(p string) route {
+	p = canonicalPath(p)
 	switch p {
 	case rootPath, rootPath + "/":
 		return route{rel: "root"}
@@ -181,4 +184,18 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	default:
 		s.handleAppResource(w, r, rt, u)
 	}
+}
+
+// canonicalPaths are the fixed paths and prefixes matched without regard to letter case.
+var canonicalPaths = []string{userPath, rootPath, xframePath, tokenPath, appsPath}
+
+// canonicalPath rewrites a fixed path or prefix sent in another letter case to its
+// canonical spelling and leaves the rest of the path alone.
+func canonicalPath(p string) string {
+	for _, c := range canonicalPaths {
+		if len(p) >= len(c) && strings.EqualFold(p[:len(c)], c) && (len(p) == len(c) || p[len(c)] == '/') {
+			return c + p[len(c):]
+		}
+	}
+	return p
 }
