@@ -52,6 +52,10 @@ type Config struct {
 	// bounds by its own timeout. A request cut short fails with an error that IsTransient
 	// accepts and that matches context.DeadlineExceeded.
 	RequestTimeout time.Duration
+	// TrustedHosts lists hosts besides the SIP domain (and its subdomains) and the host of
+	// DiscoveryURL that may receive the password, tokens and UCWA requests, e.g. a pool FQDN
+	// in another domain.
+	TrustedHosts []string
 }
 
 const redacted = "[redacted]"
@@ -118,7 +122,10 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = defaultHTTPClient()
 	}
-	c := &Client{cfg: cfg, hc: cfg.HTTPClient}
+	c := &Client{cfg: cfg}
+	hc := *cfg.HTTPClient
+	hc.CheckRedirect = c.policyRedirect(cfg.HTTPClient.CheckRedirect)
+	c.hc = &hc
 	c.tokens = newTokenCache(cfg.TokenSource)
 	return c, nil
 }
@@ -191,7 +198,11 @@ func (c *Client) tokenRejected(resp *http.Response, e *Error) bool {
 			return false
 		}
 		if ch.TokenURL != "" {
-			c.setTokenURL(resolveAgainst(resp.Request.URL.String(), ch.TokenURL))
+			tu := resolveAgainst(resp.Request.URL.String(), ch.TokenURL)
+			if c.checkHost(tu, "a 401 challenge") != nil {
+				return false // never move the password grant to an untrusted host
+			}
+			c.setTokenURL(tu)
 		}
 		return true
 	case resp.StatusCode == http.StatusForbidden:
@@ -210,6 +221,9 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		defer cancel()
+	}
+	if err := c.checkHost(href, "a link in a response"); err != nil {
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, href, rd)
 	if err != nil {

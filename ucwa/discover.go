@@ -116,7 +116,7 @@ func (c *Client) discoverRoot(ctx context.Context, root string) (string, error) 
 	if c.cfg.DiscoveryURL == "" {
 		// §2.1 step 1: a 302 to another domain fails the try.
 		dc := *c.hc
-		dc.CheckRedirect = sameDomainRedirect(domainOf(c.cfg.Address))
+		dc.CheckRedirect = c.policyRedirect(sameDomainRedirect(domainOf(c.cfg.Address)))
 		hc = &dc
 	}
 	for range maxRedirects {
@@ -197,7 +197,11 @@ func (c *Client) challengeFor(ctx context.Context, href string) error {
 		return fmt.Errorf("%w: token endpoint does not allow the password grant (allows %s)",
 			ErrDiscovery, strings.Join(ch.GrantTypes, ", "))
 	}
-	c.setTokenURL(resolveAgainst(href, ch.TokenURL))
+	tu := resolveAgainst(href, ch.TokenURL)
+	if err := c.checkHost(tu, "the MsRtcOAuth challenge of "+redactURL(href)); err != nil {
+		return err
+	}
+	c.setTokenURL(tu)
 	return nil
 }
 
