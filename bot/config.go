@@ -229,6 +229,10 @@ type Account struct {
 	// DiscoveryURL is the lyncdiscover root (optional; derived from the
 	// address's domain when empty).
 	DiscoveryURL string
+	// TrustedHosts are hosts outside the address's domain (and the
+	// discovery URL's host) that may receive the password, tokens and UCWA
+	// requests, e.g. a pool FQDN in a split-domain deployment.
+	TrustedHosts []string
 	// Username defaults to Address without "sip:".
 	Username string
 	// Password is never printed: Account implements String and GoString.

@@ -88,6 +88,7 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 	addr := normalizeAddress(cfg.Address)
 	c, err := ucwa.New(ucwa.Config{
 		DiscoveryURL: cfg.DiscoveryURL,
+		TrustedHosts: cfg.TrustedHosts,
 		Address:      addr,
 		Username:     cfg.Username,
 		Password:     cfg.Password,

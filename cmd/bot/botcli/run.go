@@ -188,6 +188,7 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		bc.Accounts = append(bc.Accounts, bot.Account{
 			Address:      a.Address,
 			DiscoveryURL: a.DiscoveryURL,
+			TrustedHosts: a.TrustedHosts,
 			Username:     a.Username,
 			Password:     pw,
 			UserAgent:    a.UserAgent,

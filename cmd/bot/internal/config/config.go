@@ -47,6 +47,10 @@ type Account struct {
 	// tries lyncdiscoverinternal.<domain>, then lyncdiscover.<domain>
 	// (PROTOCOL.md 2.1).
 	DiscoveryURL string `yaml:"discovery_url"`
+	// TrustedHosts are host names outside the address's domain and the
+	// discovery URL's host that may receive the password, tokens and UCWA
+	// requests (a pool FQDN in another domain). Anything else is refused.
+	TrustedHosts []string `yaml:"trusted_hosts"`
 	// Username is the name for the password grant; empty means Address
 	// without "sip:".
 	Username string `yaml:"username"`

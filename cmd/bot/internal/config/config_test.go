@@ -73,6 +73,11 @@ func TestParse_reports_every_error_with_position_and_key(t *testing.T) {
 			want: []string{"bot.yaml:2:5: accounts[0].adress: unknown key (did you mean address?)"},
 		},
 		{
+			name: "trusted host that is a URL",
+			yaml: "accounts:\n  - address: bot@example.com\n    password_env: P\n    trusted_hosts: [pool01.fabrikam.net, 'https://evil.example/']\nrules: [r.yaml]\n",
+			want: []string{"bot.yaml:4:42: accounts[0].trusted_hosts[1]: \"https://evil.example/\" is not a host name such as pool01.fabrikam.net"},
+		},
+		{
 			name: "inline password refused",
 			yaml: "accounts:\n  - address: bot@example.com\n    password: hunter2\nrules: [r.yaml]\n",
 			want: []string{"bot.yaml:3:5: accounts[0].password: inline passwords are not accepted; use password_env or password_file"},
@@ -275,9 +280,34 @@ func TestDocs_list_every_environment_variable_and_key(t *testing.T) {
 			t.Errorf("docs/config.md lacks the row for %s (%s)", v.Name, v.Key)
 		}
 	}
-	for _, key := range []string{"address", "discovery_url", "username", "password_env", "password_file", "user_agent", "endpoint_id", "subscribe"} {
+	for _, key := range []string{"address", "discovery_url", "trusted_hosts", "username", "password_env", "password_file", "user_agent", "endpoint_id", "subscribe"} {
 		if !strings.Contains(doc, "| `"+key+"` |") {
 			t.Errorf("docs/config.md lacks accounts key %s", key)
 		}
+	}
+}
+
+func TestREADME_configuration_example_parses_with_trusted_hosts(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "## Configuration")
+	if i < 0 {
+		t.Fatal("README has no Configuration section")
+	}
+	block := readme[i:]
+	start := strings.Index(block, "```yaml\n")
+	end := strings.Index(block[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("the Configuration section has no yaml block")
+	}
+	c, err := Parse([]byte(block[start+8:start+8+end]), "README.md", noEnv)
+	if err != nil {
+		t.Fatalf("README configuration example: %v", err)
+	}
+	if len(c.Accounts) != 1 || len(c.Accounts[0].TrustedHosts) == 0 {
+		t.Fatalf("README configuration example shows no trusted_hosts: %+v", c.Accounts)
 	}
 }

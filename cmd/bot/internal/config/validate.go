@@ -42,6 +42,11 @@ func (c *Config) Validate() error {
 				add(key+".discovery_url", "%q is not an http or https URL", a.DiscoveryURL)
 			}
 		}
+		for j, h := range a.TrustedHosts {
+			if h == "" || strings.ContainsAny(h, "/:@ ") {
+				add(fmt.Sprintf("%s.trusted_hosts[%d]", key, j), "%q is not a host name such as pool01.fabrikam.net", h)
+			}
+		}
 		switch {
 		case a.PasswordEnv == "" && a.PasswordFile == "":
 			add(key, "set password_env or password_file")
