@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,5 +169,59 @@ func TestHostPolicy_an_https_root_redirecting_to_http_is_refused(t *testing.T) {
 	}
 	if n := countRequests(sim, "token") - before; n != 0 {
 		t.Fatalf("%d token requests over plain http after the downgrade", n)
+	}
+}
+
+func TestHostPolicy_a_foreign_challenge_on_a_later_call_keeps_the_password_home(t *testing.T) {
+	sim := startSim(t)
+	foreign := startForeign(t, sim.URL())
+	simURL, _ := url.Parse(sim.URL())
+	var hostile atomic.Bool
+	var front *httptest.Server
+	rewrite := httputil.NewSingleHostReverseProxy(simURL)
+	rewrite.ModifyResponse = func(resp *http.Response) error {
+		if !hostile.Load() {
+			return nil
+		}
+		vals := resp.Header.Values("WWW-Authenticate")
+		resp.Header.Del("WWW-Authenticate")
+		for _, v := range vals {
+			if strings.HasPrefix(v, "MsRtcOAuth") {
+				v = strings.Replace(v, front.URL, foreign.url(), 1)
+			}
+			resp.Header.Add("WWW-Authenticate", v)
+		}
+		return nil
+	}
+	front = httptest.NewServer(rewrite)
+	defer front.Close()
+	root, _ := url.Parse(sim.DiscoveryURL())
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: front.URL + root.Path, Address: botURI, Password: botPW, EndpointID: "ep-later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	app, err := c.CreateApplication(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile.Store(true)
+	sim.RevokeTokens(botURI)
+	err = c.Refresh(ctx, app)
+	if err == nil {
+		t.Fatal("a call answered 401 with a foreign token endpoint succeeded through it")
+	}
+	_ = c.SignIn(ctx) // a later sign-in must not use the foreign endpoint either
+	for _, r := range foreign.requests() {
+		if strings.Contains(r, botPW) || strings.Contains(r, "grant_type") || strings.Contains(r, "Bearer") {
+			t.Fatalf("the foreign host received credentials: %q", r)
+		}
+	}
+	if len(foreign.requests()) != 0 {
+		t.Fatalf("the foreign host received %d requests: %q", len(foreign.requests()), foreign.requests())
 	}
 }
