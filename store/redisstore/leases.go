@@ -13,7 +13,8 @@ import (
 )
 
 // AcquireLease takes the account with SET PX when it is free, drawing a
-// new fencing token with INCR, or extends it when owner already holds it.
+// new fencing token from the server clock and the last token (see
+// acquireScript), or extends it when owner already holds it.
 // A fresh lease makes the next Pending replay the delivered entries.
 func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl time.Duration) (store.Lease, error) {
 	k, err := s.keys(account)

@@ -94,6 +94,11 @@ return 1
 `)
 
 // acquireScript: KEYS fence, lease; ARGV owner, ttl ms.
+// A new token is the larger of the last token plus one and the server's
+// clock in milliseconds times 1000, so tokens keep growing across a Redis
+// that restarted empty (the old holder's token is then refused) as long as
+// the server clock does not step back by more than the time between the
+// two acquisitions; up to 1000 acquisitions a millisecond stay ordered.
 // Returns {token, 1} for a new lease, {token, 0} for a renewal by the same
 // owner, {-1, pttl, value} when another owner holds it.
 var acquireScript = redis.NewScript(`
@@ -106,8 +111,11 @@ if v then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   return {tonumber(string.sub(v, 1, sep - 1)), 0}
 end
-local tok = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], tok .. ':' .. ARGV[1], 'PX', ARGV[2])
+local t = redis.call('TIME')
+local tok = math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1,
+  (tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) * 1000)
+redis.call('SET', KEYS[1], string.format('%d', tok))
+redis.call('SET', KEYS[2], string.format('%d', tok) .. ':' .. ARGV[1], 'PX', ARGV[2])
 return {tok, 1}
 `)
 
