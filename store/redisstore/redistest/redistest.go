@@ -124,13 +124,30 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 // Until Start, every call to it fails.
 func (s *Server) Stop() {
 	s.t.Helper()
+	s.shutdown(func(rdb *redis.Client) error { return rdb.ShutdownSave(context.Background()).Err() })
+}
+
+// StopEmpty shuts the server down without saving and removes the last
+// saved data, so the next Start comes back empty, as a Redis without
+// persistence does after a crash.
+func (s *Server) StopEmpty() {
+	s.t.Helper()
+	s.shutdown(func(rdb *redis.Client) error { return rdb.ShutdownNoSave(context.Background()).Err() })
+	if err := os.Remove(filepath.Join(s.dir, "dump.rdb")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.t.Fatalf("redistest: remove saved data: %v", err)
+	}
+}
+
+// shutdown sends the SHUTDOWN variant cmd and waits for the process to exit.
+func (s *Server) shutdown(cmd func(*redis.Client) error) {
+	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		s.t.Fatalf("redistest: stop: server on %s is not running", s.Addr())
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	_ = rdb.ShutdownSave(context.Background()).Err() // the connection closes: an error is expected
+	_ = cmd(rdb) // the connection closes: an error is expected
 	_ = rdb.Close()
 	select {
 	case <-s.done:
@@ -140,31 +157,6 @@ func (s *Server) Stop() {
 		s.t.Fatalf("redistest: redis-server on %s did not shut down within 10s", s.Addr())
 	}
 	s.cmd, s.done = nil, nil
-}
-
-// StopEmpty shuts the server down without saving and removes the last
-// saved data, so the next Start comes back empty, as a Redis without
-// persistence does after a crash.
-func (s *Server) StopEmpty() {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		s.t.Fatalf("redistest: stop: server on %s is not running", s.Addr())
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
-	_ = rdb.ShutdownNoSave(context.Background()).Err() // the connection closes: an error is expected
-	_ = rdb.Close()
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd, s.done = nil, nil
-	if err := os.Remove(filepath.Join(s.dir, "dump.rdb")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.t.Fatalf("redistest: remove saved data: %v", err)
-	}
 }
 
 // kill ends the process if it still runs (test cleanup).
