@@ -74,16 +74,26 @@ func signInVia(t *testing.T, discovery string, trusted ...string) error {
 	return err
 }
 
+// redirectingRoot starts a discovery root on 127.0.0.1 that answers every request with a 302
+// to the same path on to, and returns its discovery URL.
+func redirectingRoot(t *testing.T, discovery string, to *foreignHost) string {
+	t.Helper()
+	root, err := url.Parse(discovery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, to.url()+root.Path, http.StatusFound)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL + root.Path
+}
+
 func TestHostPolicy_a_redirect_from_the_discovery_root_to_another_host_is_refused(t *testing.T) {
 	sim := startSim(t)
 	foreign := startForeign(t, sim.URL())
-	root, _ := url.Parse(sim.DiscoveryURL())
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, foreign.url()+root.Path, http.StatusFound)
-	}))
-	defer front.Close()
 
-	err := signInVia(t, front.URL+root.Path)
+	err := signInVia(t, redirectingRoot(t, sim.DiscoveryURL(), foreign))
 	if !errors.Is(err, ucwa.ErrUntrustedHost) {
 		t.Fatalf("sign in through a redirect to %s: %v, want ErrUntrustedHost", foreign.url(), err)
 	}
@@ -98,13 +108,8 @@ func TestHostPolicy_a_redirect_from_the_discovery_root_to_another_host_is_refuse
 func TestHostPolicy_trusted_hosts_lets_a_pool_in_another_domain_through(t *testing.T) {
 	sim := startSim(t)
 	pool := startForeign(t, sim.URL())
-	root, _ := url.Parse(sim.DiscoveryURL())
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, pool.url()+root.Path, http.StatusFound)
-	}))
-	defer front.Close()
 
-	if err := signInVia(t, front.URL+root.Path, "localhost"); err != nil {
+	if err := signInVia(t, redirectingRoot(t, sim.DiscoveryURL(), pool), "localhost"); err != nil {
 		t.Fatalf("sign in through a pool listed in trusted_hosts: %v", err)
 	}
 	var token bool
@@ -116,29 +121,46 @@ func TestHostPolicy_trusted_hosts_lets_a_pool_in_another_domain_through(t *testi
 	}
 }
 
-func TestHostPolicy_a_token_endpoint_on_another_host_never_gets_the_password(t *testing.T) {
-	sim := startSim(t)
-	foreign := startForeign(t, sim.URL())
-	simURL, _ := url.Parse(sim.URL())
-	rewrite := httputil.NewSingleHostReverseProxy(simURL)
+// challengeFront starts a proxy on 127.0.0.1 in front of the simulator at simURL that, while
+// hostile reports true, rewrites the token endpoint of every MsRtcOAuth challenge to the
+// foreign host, and returns the discovery URL through it.
+func challengeFront(t *testing.T, discovery, simURL string, foreign *foreignHost, hostile func() bool) string {
+	t.Helper()
+	target, err := url.Parse(simURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var front *httptest.Server
+	rewrite := httputil.NewSingleHostReverseProxy(target)
 	rewrite.ModifyResponse = func(resp *http.Response) error {
+		if !hostile() {
+			return nil
+		}
 		vals := resp.Header.Values("WWW-Authenticate")
 		resp.Header.Del("WWW-Authenticate")
 		for _, v := range vals {
-			if i := strings.Index(v, `href="`); i >= 0 && strings.HasPrefix(v, "MsRtcOAuth") {
-				href := v[i+len(`href="`):]
-				u, _ := url.Parse(href[:strings.IndexByte(href, '"')])
-				v = strings.Replace(v, u.Scheme+"://"+u.Host, foreign.url(), 1)
+			if strings.HasPrefix(v, "MsRtcOAuth") {
+				v = strings.Replace(v, front.URL, foreign.url(), 1)
 			}
 			resp.Header.Add("WWW-Authenticate", v)
 		}
 		return nil
 	}
-	front := httptest.NewServer(rewrite)
-	defer front.Close()
-	root, _ := url.Parse(sim.DiscoveryURL())
+	front = httptest.NewServer(rewrite)
+	t.Cleanup(front.Close)
+	root, err := url.Parse(discovery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return front.URL + root.Path
+}
 
-	err := signInVia(t, front.URL+root.Path)
+func TestHostPolicy_a_token_endpoint_on_another_host_never_gets_the_password(t *testing.T) {
+	sim := startSim(t)
+	foreign := startForeign(t, sim.URL())
+	always := func() bool { return true }
+
+	err := signInVia(t, challengeFront(t, sim.DiscoveryURL(), sim.URL(), foreign, always))
 	if !errors.Is(err, ucwa.ErrUntrustedHost) {
 		t.Fatalf("sign in with a challenge naming %s: %v, want ErrUntrustedHost", foreign.url(), err)
 	}
@@ -175,28 +197,9 @@ func TestHostPolicy_an_https_root_redirecting_to_http_is_refused(t *testing.T) {
 func TestHostPolicy_a_foreign_challenge_on_a_later_call_keeps_the_password_home(t *testing.T) {
 	sim := startSim(t)
 	foreign := startForeign(t, sim.URL())
-	simURL, _ := url.Parse(sim.URL())
 	var hostile atomic.Bool
-	var front *httptest.Server
-	rewrite := httputil.NewSingleHostReverseProxy(simURL)
-	rewrite.ModifyResponse = func(resp *http.Response) error {
-		if !hostile.Load() {
-			return nil
-		}
-		vals := resp.Header.Values("WWW-Authenticate")
-		resp.Header.Del("WWW-Authenticate")
-		for _, v := range vals {
-			if strings.HasPrefix(v, "MsRtcOAuth") {
-				v = strings.Replace(v, front.URL, foreign.url(), 1)
-			}
-			resp.Header.Add("WWW-Authenticate", v)
-		}
-		return nil
-	}
-	front = httptest.NewServer(rewrite)
-	defer front.Close()
-	root, _ := url.Parse(sim.DiscoveryURL())
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: front.URL + root.Path, Address: botURI, Password: botPW, EndpointID: "ep-later"})
+	discovery := challengeFront(t, sim.DiscoveryURL(), sim.URL(), foreign, hostile.Load)
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: discovery, Address: botURI, Password: botPW, EndpointID: "ep-later"})
 	if err != nil {
 		t.Fatal(err)
 	}
