@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -48,6 +49,12 @@ type account struct {
 	client *ucwa.Client
 	links  *linkCache
 	tr     *translator
+
+	// The stages after the poller: the state of the conversations this
+	// lease tenure handled, and the group commit of handled entries.
+	states   *stateCache
+	commits  *committer
+	inboxLen atomic.Int64 // the inbox length the last batch write returned
 
 	wake   chan struct{} // an in-flight event finished
 	extend chan struct{} // the server warned a subscription expires
@@ -116,6 +123,8 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 		pollNote: make(chan struct{}),
 	}
 	a.tr = newTranslator(addr, a.links, c.Get)
+	a.states = newStateCache(stateCacheIdle)
+	a.commits = &committer{a: a}
 	return a, nil
 }
 
