@@ -201,6 +201,7 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		a.e.met.reconnects.WithLabelValues(a.addr, "resync").Inc()
 		a.log.Warn("event channel: resync; conversation links will be read again")
 		a.tr.reset()
+		a.storedLinks = nil
 		return b.Resync, nil
 	}
 	confirmed := sentOperations(b)
@@ -219,6 +220,7 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 			skipped = append(skipped, env.Event)
 			continue
 		}
+		a.slimLinks(&env)
 		payload, err := json.Marshal(env)
 		if err != nil {
 			a.log.WithError(err).Error("encode event")
@@ -231,6 +233,7 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		a.e.met.reconnects.WithLabelValues(a.addr, "resume").Inc()
 		a.log.Warn("event channel: resume; conversations and subscriptions are gone, rebuilding")
 		a.tr.reset()
+		a.storedLinks = nil
 		a.mu.Lock()
 		a.sub = nil
 		a.mu.Unlock()
@@ -275,6 +278,29 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	}
 	a.notePoll(time.Time{}, true)
 	return next, nil
+}
+
+// slimLinks leaves out of env the links of its conversation that an
+// earlier entry of this poller already carried unchanged: the inbox keeps
+// them once per conversation, not with every event. A replay in a process
+// that never saw them reads them from the server (linkCache.resolve).
+func (a *account) slimLinks(env *envelope) {
+	conv := env.Event.Conversation.ID
+	if conv == "" || env.Links.Self == "" {
+		return
+	}
+	if env.Event.Kind == event.ConversationEnded {
+		delete(a.storedLinks, conv)
+		return
+	}
+	if prev, ok := a.storedLinks[conv]; ok && prev.equal(env.Links) {
+		env.Links = convLinks{}
+		return
+	}
+	if a.storedLinks == nil {
+		a.storedLinks = map[string]convLinks{}
+	}
+	a.storedLinks[conv] = env.Links
 }
 
 // sentOperations returns the operationIds of the operations the batch

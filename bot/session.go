@@ -55,6 +55,9 @@ type account struct {
 	states   *stateCache
 	commits  *committer
 	inboxLen atomic.Int64 // the inbox length the last batch write returned
+	// storedLinks are the conversation links the poller last wrote to the
+	// inbox (poller goroutine only; see slimLinks).
+	storedLinks map[string]convLinks
 
 	wake   chan struct{} // an in-flight event finished
 	extend chan struct{} // the server warned a subscription expires
