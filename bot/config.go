@@ -42,8 +42,11 @@ type Config struct {
 	// DrainTimeout bounds the wait for in-flight work at shutdown
 	// (default 10s).
 	DrainTimeout time.Duration
-	// DoneTTL is how long dedupe marks of handled events are kept
-	// (default 24h).
+	// DoneTTL is the replay window: how long the done marks of handled
+	// events and the "sent" marks of the bot's operations are kept
+	// (default 1h). An event can come back only while its application
+	// lives, and the server expires an application that was not polled
+	// for 15 minutes; a longer window only costs store memory.
 	DoneTTL time.Duration
 	// Shadow evaluates rules and logs what would run, running nothing.
 	Shadow bool
@@ -81,7 +84,7 @@ const (
 	DefaultPollTimeout          = 180 * time.Second
 	DefaultLeaseTTL             = 15 * time.Second
 	DefaultDrainTimeout         = 10 * time.Second
-	DefaultDoneTTL              = 24 * time.Hour
+	DefaultDoneTTL              = time.Hour
 	DefaultBackoffMax           = time.Minute
 	DefaultBackoffInitial       = 100 * time.Millisecond
 	DefaultBackoffMultiplier    = 2.0
