@@ -444,3 +444,92 @@ func (s *pausedRenewals) RenewLease(ctx context.Context, l store.Lease, ttl time
 	}
 	return s.Store.RenewLease(ctx, l, ttl)
 }
+
+// hangingStore is a store whose Ping hangs until its context ends while
+// hang is set, as a paused Redis does.
+type hangingStore struct {
+	store.Store
+	hang atomic.Bool
+}
+
+func (s *hangingStore) Ping(ctx context.Context) error {
+	if s.hang.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.Store.Ping(ctx)
+}
+
+// Issue 16: the account is not ready within 2 s of the store ceasing to
+// answer (the health probe has a short timeout), and ready again when it
+// answers. Samples taken 2 s or more after the hang must all say not ready,
+// however late the sampling loop runs on a loaded machine.
+func TestEngine_not_ready_within_2s_of_the_store_ceasing_to_answer(t *testing.T) {
+	sim := newSim(t, 1)
+	st := &hangingStore{Store: tempBolt(t)}
+	cfg := testConfig(sim)
+	cfg.LeaseTTL = time.Minute // the lease outlives the hang
+	r := startLogged(t, cfg, st, nil)
+	r.waitReady(t)
+	a := r.e.accounts[0]
+
+	st.hang.Store(true)
+	hung := time.Now()
+	var notReady error
+	for notReady == nil {
+		at := time.Now()
+		err := a.ready()
+		if err == nil && at.Sub(hung) >= 2*time.Second {
+			t.Fatalf("ready %v after the store stopped answering", at.Sub(hung))
+		}
+		if at.Sub(hung) > 10*time.Second {
+			t.Fatal("never not ready")
+		}
+		notReady = err
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !errors.Is(notReady, errStoreSilent) {
+		t.Fatalf("not ready for another reason: %v", notReady)
+	}
+	t.Logf("not ready %v after the hang: %v", time.Since(hung).Round(time.Millisecond), notReady)
+	st.hang.Store(false)
+	r.waitReady(t)
+}
+
+// Issue 14: a session change logs one line at debug (or above) with the
+// step and the account, as docs/operations.md says.
+func TestEngine_logs_each_session_step(t *testing.T) {
+	sim := newSim(t, 1)
+	cfg := testConfig(sim)
+	cfg.Accounts[0].Subscribe = []string{aliceURI}
+	hook := &logHook{}
+	r := startLogged(t, cfg, tempBolt(t), hook)
+	r.waitReady(t)
+	waitUntil(t, "the subscription", func() bool { return len(sim.Subscriptions(botURI)) > 0 })
+	// A recovery: the application is gone, one is created again.
+	sim.Inject(ucwasim.Fault{Method: "GET", Rel: "events", User: botURI, Status: 404, Subcode: "ApplicationNotFound"})
+	waitUntil(t, "a second application", func() bool { return countRequests(sim, "applications") == 2 })
+	r.waitReady(t)
+	steps := map[string]int{}
+	hook.mu.Lock()
+	for _, e := range hook.entries {
+		if s, ok := e.Data["step"].(string); ok {
+			if e.Data["account"] != botURI {
+				t.Errorf("%q logged without the account: %v", e.Message, e.Data)
+			}
+			steps[s]++
+		}
+		if e.Message == "event channel: application gone; creating a new one" && e.Data["cause"] != "application_gone" {
+			t.Errorf("recovery logged without its cause: %v", e.Data)
+		}
+	}
+	hook.mu.Unlock()
+	for _, s := range []string{"sign_in", "application_created", "available", "subscription_created"} {
+		if steps[s] < 1 {
+			t.Errorf("no %q line; steps logged: %v", s, steps)
+		}
+	}
+	if steps["application_created"] < 2 {
+		t.Errorf("the recreated application was not logged: %v", steps)
+	}
+}
