@@ -216,10 +216,18 @@ func (a *account) run(ctx context.Context) {
 func (a *account) drive(ctx context.Context, l store.Lease, sent time.Time) error {
 	dctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// The tenure outlives ctx (a graceful shutdown drains in-flight
+	// handlers under it); it ends at once when the lease is lost.
+	tenure, endTenure := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer endTenure(errTenureEnded)
+	lost := func() {
+		endTenure(errLeaseLost)
+		cancel(errLeaseLost)
+	}
 	a.mu.Lock()
-	a.lease, a.owner, a.leaseUntil, a.tenure, a.seenHolder = l, true, sent.Add(a.e.cfg.LeaseTTL), dctx, ""
+	a.lease, a.owner, a.leaseUntil, a.tenure, a.seenHolder = l, true, sent.Add(a.e.cfg.LeaseTTL), tenure, ""
 	a.polled, a.pgetSent, a.lastPoll = 0, time.Time{}, time.Time{}
-	a.stopDrive = func() { cancel(errLeaseLost) }
+	a.stopDrive = lost
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
@@ -234,7 +242,7 @@ func (a *account) drive(ctx context.Context, l store.Lease, sent time.Time) erro
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.renew(leaseCtx, func() { cancel(errLeaseLost) })
+		a.renew(leaseCtx, lost)
 	}()
 
 	var runErr error
@@ -275,6 +283,9 @@ func (a *account) drive(ctx context.Context, l store.Lease, sent time.Time) erro
 	}
 	feed.Wait()
 	cause := context.Cause(dctx)
+	if errors.Is(cause, errLeaseLost) {
+		endTenure(cause) // the poller saw the lease move (ErrFenced, a new holder)
+	}
 	switch {
 	case errors.Is(cause, errLeaseLost):
 		a.setState(stateLeaseLost)
@@ -325,12 +336,19 @@ func (a *account) replacedByOwn() bool {
 	return first && a.owner && now.Before(a.leaseUntil)
 }
 
+// errTenureEnded ends a lease tenure's context after the account stopped
+// driving (graceful shutdown after the drain, a stand-by, PGetReplaced).
+var errTenureEnded = errors.New("lease tenure ended")
+
 // leaseCtx returns the context of the current lease tenure: it is
 // cancelled, with cause errLeaseLost, as soon as this instance loses the
-// account's lease (or the tenure ends). Work done for the account —
-// handlers, sends — should run on a context derived from it, so that an
-// instance that lost the lease stops at once. Without a tenure it returns
-// a context that is already cancelled.
+// account's lease (the store says so, or it expires by this instance's
+// clock), and with errTenureEnded once the account stopped driving after
+// its drain. A graceful shutdown does not cancel it: in-flight handlers
+// drain under it. Work done for the account — handlers, sends — should
+// run on a context joined with it (underLease), so that an instance that
+// lost the lease stops at once. Without a tenure it returns a context that
+// is already cancelled.
 func (a *account) leaseCtx() context.Context {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -340,6 +358,18 @@ func (a *account) leaseCtx() context.Context {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(errLeaseLost)
 	return ctx
+}
+
+// underLease returns ctx joined with a lease tenure's context (leaseCtx):
+// it ends when either does, with the tenure's cause (errLeaseLost) when
+// the lease ended it. Call the CancelFunc when done.
+func underLease(ctx, tenure context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(tenure, func() { cancel(context.Cause(tenure)) })
+	return c, func() {
+		stop()
+		cancel(context.Canceled)
+	}
 }
 
 // errNotHolder is a UCWA request stopped because this instance does not

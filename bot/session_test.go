@@ -390,6 +390,9 @@ func TestEngine_sends_nothing_once_its_lease_expired_and_cancels_the_tenure(t *t
 		t.Fatal("the running account's lease context is already done")
 	}
 	app, _ := a.currentApp()
+	// What a handler of the tenure would run under.
+	hctx, done := underLease(context.Background(), tenure)
+	defer done()
 
 	// Renewals stop reaching the store (a paused process, a partition):
 	// the lease expires by this instance's clock.
@@ -401,6 +404,14 @@ func TestEngine_sends_nothing_once_its_lease_expired_and_cancels_the_tenure(t *t
 	}
 	if c := context.Cause(tenure); !errors.Is(c, errLeaseLost) {
 		t.Fatalf("tenure ended with %v, want errLeaseLost", c)
+	}
+	select {
+	case <-hctx.Done():
+	case <-time.After(time.Second):
+		t.Fatal("a context under the lease outlived the lease")
+	}
+	if c := context.Cause(hctx); !errors.Is(c, errLeaseLost) {
+		t.Fatalf("handler context ended with %v, want errLeaseLost", c)
 	}
 	if a.leaseCtx().Err() == nil {
 		t.Fatal("leaseCtx without a tenure is not done")
