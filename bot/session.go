@@ -97,14 +97,14 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 	addr := normalizeAddress(cfg.Address)
 	a := &account{e: e}
 	c, err := ucwa.New(ucwa.Config{
-		DiscoveryURL: cfg.DiscoveryURL,
-		TrustedHosts: cfg.TrustedHosts,
-		Address:      addr,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		TokenSource:  cfg.TokenSource,
-		UserAgent:    cfg.UserAgent,
-		EndpointID:   cfg.EndpointID,
+		DiscoveryURL:   cfg.DiscoveryURL,
+		TrustedHosts:   cfg.TrustedHosts,
+		Address:        addr,
+		Username:       cfg.Username,
+		Password:       cfg.Password,
+		TokenSource:    cfg.TokenSource,
+		UserAgent:      cfg.UserAgent,
+		EndpointID:     cfg.EndpointID,
 		HTTPClient:     e.hc,
 		RequestTimeout: e.cfg.RequestTimeout,
 		BeforeSend:     a.mayCall,
