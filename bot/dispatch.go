@@ -127,45 +127,67 @@ func (a *account) waitInflight(ctx context.Context, d time.Duration) bool {
 	return a.inflightLen() == 0
 }
 
-// work is one worker of the shared pool.
+// work is one worker of the shared pool. A handled entry's conversation
+// stays busy until its completion is written (see committer): the worker
+// moves on to another conversation meanwhile.
 func (e *Engine) work(ctx context.Context) {
 	for {
 		key, j, ok := e.q.take()
 		if !ok {
 			return
 		}
-		j.acct.handle(ctx, j.entry)
-		e.q.done(key)
-		j.acct.finish(j.entry.ID)
+		a, en := j.acct, j.entry
+		release := func() {
+			e.q.done(key)
+			a.finish(en.ID)
+		}
+		c, ev, fired, herr, ok := a.handle(ctx, en)
+		if !ok {
+			release()
+			continue
+		}
+		a.commits.submit(ctx, completion{c: c, after: func(written bool) {
+			if written {
+				if ev.Kind == event.ConversationEnded {
+					a.states.drop(ev.Conversation.ID)
+				}
+				if e.obs != nil && ev.Kind != "" {
+					e.obs.EventHandled(ev, fired, herr)
+				}
+			}
+			release()
+		}})
 	}
 }
 
-// handle runs one inbox entry through the rules and handlers and
-// completes it: the entry leaves the inbox, its event is marked done and
-// its state changes are written, all at once, under the lease's fence.
-// Store failures are retried with backoff (the conversation waits); a
-// replayed event that is already done runs nothing.
-func (a *account) handle(ctx context.Context, en store.Entry) {
+// handle runs one inbox entry through the rules and handlers and returns
+// its completion: the entry leaves the inbox, its event is marked done and
+// its state changes are written, all at once, under the lease's fence,
+// when the committer writes it. ok is false when nothing is to be written
+// (ctx ended while the store was down). An entry delivered before and not
+// completed (a crash, a takeover) whose event is done runs nothing.
+func (a *account) handle(ctx context.Context, en store.Entry) (c store.Completion, ev event.Event, fired []string, herr error, ok bool) {
+	c = store.Completion{Entry: en, Fence: a.fence(), DoneTTL: a.e.cfg.DoneTTL}
 	var env envelope
 	if err := json.Unmarshal(en.Payload, &env); err != nil {
 		a.log.WithError(err).WithField("entry", en.ID).Error("undecodable inbox entry; dropping it")
-		a.complete(ctx, store.Completion{Entry: en})
-		return
+		return c, ev, nil, nil, true
 	}
-	ev := env.Event
+	ev = env.Event
 	log := a.log.WithFields(logrus.Fields{"event": ev.ID, "kind": ev.Kind, "conversation": ev.Conversation.ID})
-	var done bool
-	if err := a.storeRetry(ctx, "done", func() error {
-		var err error
-		done, err = a.e.store.Done(ctx, a.addr, en.EventID)
-		return err
-	}); err != nil {
-		return
-	}
-	if done {
-		log.Debug("event already handled; skipping")
-		a.complete(ctx, store.Completion{Entry: en})
-		return
+	if en.Redelivered {
+		var done bool
+		if err := a.storeRetry(ctx, "done", func() error {
+			var err error
+			done, err = a.e.store.Done(ctx, a.addr, en.EventID)
+			return err
+		}); err != nil {
+			return c, ev, nil, nil, false
+		}
+		if done {
+			log.Debug("event already handled; skipping")
+			return c, event.Event{}, nil, nil, true
+		}
 	}
 	if conv := ev.Conversation.ID; conv != "" && env.Links.Self != "" {
 		if _, ok := a.links.get(conv); !ok && ev.Kind != event.ConversationEnded {
@@ -173,42 +195,25 @@ func (a *account) handle(ctx context.Context, en store.Entry) {
 		}
 	}
 	var fields store.Fields
-	if ev.Conversation.ID != "" {
-		if err := a.storeRetry(ctx, "load state", func() error {
-			var err error
-			fields, err = a.e.store.LoadState(ctx, a.addr, ev.Conversation.ID)
-			return err
-		}); err != nil {
-			return
+	if conv := ev.Conversation.ID; conv != "" {
+		var cached bool
+		if fields, cached = a.states.get(c.Fence, conv); !cached {
+			if err := a.storeRetry(ctx, "load state", func() error {
+				start := time.Now()
+				var err error
+				fields, err = a.e.store.LoadState(ctx, a.addr, conv)
+				a.e.met.storeLatency.WithLabelValues("load_state").Observe(time.Since(start).Seconds())
+				return err
+			}); err != nil {
+				return c, ev, nil, nil, false
+			}
+			a.states.put(c.Fence, conv, fields)
 		}
 	}
 	st := event.NewState(fields)
-	fired, herr := a.runRules(ctx, log, &ev, env.Links, st)
-	set, del := st.Changes()
-	if !a.complete(ctx, store.Completion{Entry: en, Set: set, Delete: del}) {
-		return
-	}
-	if a.e.obs != nil {
-		a.e.obs.EventHandled(ev, fired, herr)
-	}
-}
-
-// complete writes a completion, retrying store failures; it reports
-// whether it was written.
-func (a *account) complete(ctx context.Context, c store.Completion) bool {
-	c.Fence = a.fence()
-	c.DoneTTL = a.e.cfg.DoneTTL
-	err := a.storeRetry(ctx, "complete", func() error {
-		start := time.Now()
-		err := a.e.store.Complete(ctx, a.addr, c)
-		a.e.met.storeLatency.WithLabelValues("complete").Observe(time.Since(start).Seconds())
-		return err
-	})
-	if errors.Is(err, store.ErrFenced) {
-		a.log.WithError(err).Error("completion refused: lease lost")
-		a.leaseLost()
-	}
-	return err == nil
+	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, en.Redelivered)
+	c.Set, c.Delete = st.Changes()
+	return c, ev, fired, herr, true
 }
 
 // storeRetry retries a store operation with backoff until it succeeds,
@@ -230,7 +235,7 @@ func (a *account) storeRetry(ctx context.Context, op string, fn func() error) er
 
 // runRules evaluates the rules for ev and runs the matching handlers in
 // order; it returns the names of the rules that fired and the first error.
-func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State) ([]string, error) {
+func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State, redelivered bool) ([]string, error) {
 	set := a.e.rules.Current()
 	in := &rules.Input{
 		Event:    ev,
@@ -278,7 +283,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 				State: st,
 				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
 				Log:   hlog,
-				Reply: a.responder(ev, links, step, decided),
+				Reply: a.responder(ev, links, step, decided, redelivered),
 			}
 			start := time.Now()
 			err := a.callHandler(ctx, h, req)
@@ -295,7 +300,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 	// The invitation policy applies in shadow mode too: a shadow bot takes
 	// the conversations it would take, and only its handlers are silent.
 	if ev.Kind == event.InvitationReceived && !decided.done() {
-		keep(a.defaultInvitation(ctx, log, set, in, ev, links, decided))
+		keep(a.defaultInvitation(ctx, log, set, in, ev, links, decided, redelivered))
 	}
 	return fired, firstErr
 }
@@ -303,7 +308,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 // defaultInvitation accepts or declines an invitation no handler decided:
 // declined while shutting down, else as the rules' invitation policy says
 // (default: accept).
-func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger, set *rules.Set, in *rules.Input, ev *event.Event, links convLinks, d *decision) error {
+func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger, set *rules.Set, in *rules.Input, ev *event.Event, links convLinks, d *decision, redelivered bool) error {
 	accept := !a.e.isDraining()
 	if accept && set != nil {
 		ok, err := set.AcceptInvitation(in)
@@ -313,7 +318,7 @@ func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger,
 			accept = ok
 		}
 	}
-	r := a.responder(ev, links, 0, d)
+	r := a.responder(ev, links, 0, d, redelivered)
 	if accept {
 		return r.Accept(ctx)
 	}

@@ -256,6 +256,7 @@ func (e *Engine) DropConversation(ctx context.Context, account, id string) error
 	for _, a := range e.accounts {
 		if strings.EqualFold(a.addr, normalizeAddress(account)) {
 			a.links.remove(id)
+			a.states.drop(id)
 			if err := e.store.DeleteState(ctx, a.addr, id); err != nil {
 				return fmt.Errorf("bot: drop %s %s: %w", a.addr, id, err)
 			}

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/ucwabot/ucwabot/ucwa"
@@ -48,6 +49,15 @@ func (l *convLinks) merge(o convLinks) {
 	if len(o.Formats) > 0 {
 		l.Formats = o.Formats
 	}
+}
+
+// equal reports whether l and o hold the same links.
+func (l convLinks) equal(o convLinks) bool {
+	return l.Self == o.Self && l.Messaging == o.Messaging && l.SendMessage == o.SendMessage &&
+		l.SetIsTyping == o.SetIsTyping && l.StopMessaging == o.StopMessaging &&
+		l.AddParticipant == o.AddParticipant && l.Accept == o.Accept && l.Decline == o.Decline &&
+		l.Subject == o.Subject && l.ThreadID == o.ThreadID && l.Direction == o.Direction &&
+		slices.Equal(l.Formats, o.Formats)
 }
 
 // linkCache holds the links of an account's conversations, keyed by the

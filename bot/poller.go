@@ -164,12 +164,20 @@ func (a *account) leaseHolder(ctx context.Context) (store.Lease, error) {
 }
 
 // backpressure waits while the inbox is longer than InboxMax, so that a
-// stalled store or worker pool does not grow it without bound. It
-// reports false when ctx ended.
+// stalled store or worker pool does not grow it without bound. The length
+// the last batch write returned is trusted until it passes the limit;
+// then the inbox is read until it is short again. It reports false when
+// ctx ended.
 func (a *account) backpressure(ctx context.Context) bool {
+	if a.inboxLen.Load() <= a.e.cfg.InboxMax {
+		return ctx.Err() == nil
+	}
 	for {
 		n, err := a.e.store.Len(ctx, a.addr)
 		if err != nil || n <= a.e.cfg.InboxMax {
+			if err == nil {
+				a.inboxLen.Store(n)
+			}
 			return ctx.Err() == nil
 		}
 		a.log.WithField("inbox", n).Warn("inbox full: the next P-GET waits")
@@ -179,15 +187,21 @@ func (a *account) backpressure(ctx context.Context) bool {
 	}
 }
 
-// batch handles one event-channel answer: it follows resync, writes the
-// batch's events to the inbox (retrying until the store takes them, so
-// the ack never moves past an unsaved event), records the cursor and
-// returns the href to P-GET next.
+// batch handles one event-channel answer: it follows resync and writes
+// the batch's events to the inbox with the "sent" marks of the bot's own
+// operations the server reports and the cursor, in one write retried
+// until the store takes it (so the ack never moves past an unsaved
+// event), and returns the href to P-GET next.
+//
+// The bot's own messages coming back (message.sent) go to the workers
+// only when a rule listens to them; otherwise their "sent" mark is all
+// that is kept.
 func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	if b.Resync != "" {
 		a.e.met.reconnects.WithLabelValues(a.addr, "resync").Inc()
 		a.log.Warn("event channel: resync; conversation links will be read again")
 		a.tr.reset()
+		a.storedLinks = nil
 		return b.Resync, nil
 	}
 	confirmed := sentOperations(b)
@@ -195,10 +209,18 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	set := a.e.rules.Current()
+	sentToWorkers := set != nil && set.Handles(event.MessageSent)
 	entries := make([]store.Entry, 0, len(envs))
+	var skipped []event.Event
 	for _, env := range envs {
 		a.e.met.events.WithLabelValues(a.addr, string(env.Event.Kind)).Inc()
 		a.observeEvent(env.Event)
+		if env.Event.Kind == event.MessageSent && !sentToWorkers {
+			skipped = append(skipped, env.Event)
+			continue
+		}
+		a.slimLinks(&env)
 		payload, err := json.Marshal(env)
 		if err != nil {
 			a.log.WithError(err).Error("encode event")
@@ -206,57 +228,79 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		}
 		entries = append(entries, store.Entry{EventID: env.Event.ID, Conversation: env.Event.ConversationID(), Payload: payload})
 	}
-	// A batch the server handed over is written even when shutdown began
-	// meanwhile; only a lost lease (ErrFenced) or a store down for longer
-	// than the grace stops it, and then the ack does not move.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	// What the server reports it received from the bot (its "sent"
-	// marks) is stored with the batch, before the ack, so that a replay
-	// after a crash knows which replies went out.
-	if len(entries) > 0 || len(confirmed) > 0 {
-		err := a.retry(pctx, "inbox append", func() error {
-			for _, op := range confirmed {
-				a.sentMu.Lock()
-				_, err := a.e.store.Mark(pctx, a.addr, sentKey(op), a.e.cfg.DoneTTL)
-				a.sentMu.Unlock()
-				if err != nil {
-					return err
-				}
-			}
-			if len(entries) == 0 {
-				return nil
-			}
-			start := time.Now()
-			err := a.e.store.Append(pctx, a.addr, a.fence(), entries)
-			a.e.met.storeLatency.WithLabelValues("append").Observe(time.Since(start).Seconds())
-			return err
-		})
-		if err != nil {
-			return "", err
-		}
-		if len(entries) > 0 {
-			signal(a.wake)
-		}
-	}
-	a.notePoll(time.Time{}, true)
 	next := b.Continue()
 	if b.Resume != "" {
 		a.e.met.reconnects.WithLabelValues(a.addr, "resume").Inc()
 		a.log.Warn("event channel: resume; conversations and subscriptions are gone, rebuilding")
 		a.tr.reset()
+		a.storedLinks = nil
 		a.mu.Lock()
 		a.sub = nil
 		a.mu.Unlock()
 		signal(a.resub)
 	}
-	if err := a.saveSession(pctx, next); err != nil {
-		if errors.Is(err, store.ErrFenced) {
-			return "", err
-		}
-		a.log.WithError(err).Warn("event cursor not saved; a restart redelivers the batch and the inbox skips what it has")
+	// A batch the server handed over is written even when shutdown began
+	// meanwhile; only a lost lease (ErrFenced) or a store down for longer
+	// than the grace stops it, and then the ack does not move.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	app, _ := a.currentApp()
+	sess := store.Session{EventsURL: next, EndpointID: a.cfg.EndpointID, Updated: time.Now()}
+	if app != nil {
+		sess.ApplicationURL = app.URL
 	}
+	sb := store.Batch{Entries: entries, Sent: confirmed, MarkTTL: a.e.cfg.DoneTTL, Session: &sess}
+	err = a.retry(pctx, "inbox append", func() error {
+		if len(sb.Sent) > 0 {
+			// probeSent reads a "sent" mark by setting and giving it back:
+			// none of these may fall in between.
+			a.sentMu.Lock()
+			defer a.sentMu.Unlock()
+		}
+		start := time.Now()
+		n, err := a.e.store.AppendBatch(pctx, a.addr, a.fence(), sb)
+		a.e.met.storeLatency.WithLabelValues("append").Observe(time.Since(start).Seconds())
+		if err == nil {
+			a.inboxLen.Store(n)
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(entries) > 0 {
+		signal(a.wake)
+	}
+	if a.e.obs != nil {
+		for _, ev := range skipped {
+			a.e.obs.EventHandled(ev, nil, nil)
+		}
+	}
+	a.notePoll(time.Time{}, true)
 	return next, nil
+}
+
+// slimLinks leaves out of env the links of its conversation that an
+// earlier entry of this poller already carried unchanged: the inbox keeps
+// them once per conversation, not with every event. A replay in a process
+// that never saw them reads them from the server (linkCache.resolve).
+func (a *account) slimLinks(env *envelope) {
+	conv := env.Event.Conversation.ID
+	if conv == "" || env.Links.Self == "" {
+		return
+	}
+	if env.Event.Kind == event.ConversationEnded {
+		delete(a.storedLinks, conv)
+		return
+	}
+	if prev, ok := a.storedLinks[conv]; ok && prev.equal(env.Links) {
+		env.Links = convLinks{}
+		return
+	}
+	if a.storedLinks == nil {
+		a.storedLinks = map[string]convLinks{}
+	}
+	a.storedLinks[conv] = env.Links
 }
 
 // sentOperations returns the operationIds of the operations the batch

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,22 +16,28 @@ import (
 	"github.com/ucwabot/ucwabot/ucwa"
 )
 
-// dyingStore is a store that dies at the first Mark whose key crash
-// matches: from then on every call fails with store.ErrFenced, as if the
-// process had been killed there. markFirst says whether that Mark still
-// reaches the store (the process died right after writing it) or not
-// (it died right before).
+// dyingStore is a store that dies when kill is called: from then on every
+// call fails with store.ErrFenced, as if the process had been killed
+// there. crash, when set, kills it at the first write it matches ("mark"
+// with the mark's key, "complete" for a completion); markFirst says
+// whether that write still reaches the store (the process died right
+// after writing it) or not (it died right before).
 type dyingStore struct {
 	store.Store
-	crash     func(key string) bool
+	crash     func(op, key string) bool
 	markFirst bool
 	dead      atomic.Bool
 	died      chan struct{}
 	once      sync.Once
 }
 
-func newDyingStore(st store.Store, markFirst bool, crash func(string) bool) *dyingStore {
+func newDyingStore(st store.Store, markFirst bool, crash func(op, key string) bool) *dyingStore {
 	return &dyingStore{Store: st, crash: crash, markFirst: markFirst, died: make(chan struct{})}
+}
+
+func (s *dyingStore) kill() {
+	s.dead.Store(true)
+	s.once.Do(func() { close(s.died) })
 }
 
 func (s *dyingStore) check() error {
@@ -39,21 +47,29 @@ func (s *dyingStore) check() error {
 	return nil
 }
 
+// dies reports whether the write op (key) is where the process dies,
+// running write first when markFirst says it still reaches the store.
+func (s *dyingStore) dies(op, key string, write func() error) (bool, error) {
+	if s.crash == nil || !s.crash(op, key) {
+		return false, nil
+	}
+	if s.markFirst {
+		if err := write(); err != nil {
+			return true, err
+		}
+	}
+	s.kill()
+	return true, store.ErrFenced
+}
+
 func (s *dyingStore) Mark(ctx context.Context, account, key string, ttl time.Duration) (bool, error) {
 	if err := s.check(); err != nil {
 		return false, err
 	}
-	if !s.crash(key) {
-		return s.Store.Mark(ctx, account, key, ttl)
+	if died, err := s.dies("mark", key, func() error { _, err := s.Store.Mark(ctx, account, key, ttl); return err }); died {
+		return false, err
 	}
-	if s.markFirst {
-		if _, err := s.Store.Mark(ctx, account, key, ttl); err != nil {
-			return false, err
-		}
-	}
-	s.dead.Store(true)
-	s.once.Do(func() { close(s.died) })
-	return false, store.ErrFenced
+	return s.Store.Mark(ctx, account, key, ttl)
 }
 
 func (s *dyingStore) Unmark(ctx context.Context, account, key string) error {
@@ -112,11 +128,25 @@ func (s *dyingStore) Pending(ctx context.Context, account string, n int, wait ti
 	return s.Store.Pending(ctx, account, n, wait)
 }
 
+func (s *dyingStore) AppendBatch(ctx context.Context, account string, fence int64, b store.Batch) (int64, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	return s.Store.AppendBatch(ctx, account, fence, b)
+}
+
 func (s *dyingStore) Complete(ctx context.Context, account string, c store.Completion) error {
+	return s.CompleteBatch(ctx, account, []store.Completion{c})
+}
+
+func (s *dyingStore) CompleteBatch(ctx context.Context, account string, cs []store.Completion) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	return s.Store.Complete(ctx, account, c)
+	if died, err := s.dies("complete", "", func() error { return s.Store.CompleteBatch(ctx, account, cs) }); died {
+		return err
+	}
+	return s.Store.CompleteBatch(ctx, account, cs)
 }
 
 func (s *dyingStore) Done(ctx context.Context, account, eventID string) (bool, error) {
@@ -185,29 +215,41 @@ func (s *dyingStore) Ping(ctx context.Context) error {
 // Close leaves the shared store open: the next engine uses it.
 func (s *dyingStore) Close() error { return nil }
 
-// isReplyMark matches the marks of a reply (not of answering the
-// invitation).
-func isReplyMark(prefix string) func(string) bool {
-	return func(key string) bool {
-		op, ok := strings.CutPrefix(key, prefix)
-		return ok && !strings.HasPrefix(op, "accept-") && !strings.HasPrefix(op, "decline-")
-	}
+// replyPosts watches the bot's sendMessage POSTs. With dying set, the
+// first one kills the store and fails without reaching the server, as if
+// the process had died right before it; posted counts those that got the
+// server's answer.
+type replyPosts struct {
+	next   http.RoundTripper
+	dying  *dyingStore
+	posted atomic.Int64
 }
 
-func TestEngine_a_crash_between_the_reply_marks_and_the_server_still_gives_one_reply(t *testing.T) {
+func (p *replyPosts) RoundTrip(req *http.Request) (*http.Response, error) {
+	reply := req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/messages")
+	if reply && p.dying != nil {
+		p.dying.kill()
+		return nil, errors.New("process died before the POST")
+	}
+	resp, err := p.next.RoundTrip(req)
+	if reply && err == nil && resp.StatusCode < 300 {
+		p.posted.Add(1)
+	}
+	return resp, err
+}
+
+func TestEngine_a_crash_between_the_reply_and_its_completion_still_gives_one_reply(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		crash     func(string) bool
-		markFirst bool
-		sentFirst int // replies the server has when the first engine dies
+		name       string
+		beforePOST bool
+		sentFirst  int // replies the server has when the first engine dies
 	}{
-		// Died after taking the sending mark, before the POST: the server
-		// never got the reply, the replay must send it.
-		{"after the sending mark, before the POST", isReplyMark("sending:"), true, 0},
-		// Died after the POST, before the sent mark was stored (by the
-		// sender or by the poller from the completion event): the server
-		// has the reply, the replay must not send it again.
-		{"after the POST, before the sent mark", isReplyMark("sent:"), false, 1},
+		// Died before the POST: the server never got the reply, the
+		// replay must send it.
+		{"before the POST", true, 0},
+		// Died after the POST, before the completion was stored: the
+		// server has the reply, the replay must not send it again.
+		{"after the POST, before the completion", false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sim := newSim(t, 1)
@@ -215,8 +257,13 @@ func TestEngine_a_crash_between_the_reply_marks_and_the_server_still_gives_one_r
 			cfg := testConfig(sim)
 			set := loadRules(t, echoRules)
 
-			dying := newDyingStore(st, tc.markFirst, tc.crash)
-			e, err := New(cfg, WithStore(dying), WithRules(staticRules{set}), WithLogger(testLogger(t)))
+			posts := &replyPosts{next: http.DefaultTransport}
+			dying := newDyingStore(st, false, func(op, _ string) bool { return op == "complete" && posts.posted.Load() > 0 })
+			if tc.beforePOST {
+				dying.crash = nil
+				posts.dying = dying
+			}
+			e, err := New(cfg, WithStore(dying), WithRules(staticRules{set}), WithLogger(testLogger(t)), WithHTTPClient(&http.Client{Transport: posts}))
 			if err != nil {
 				t.Fatal(err)
 			}

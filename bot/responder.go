@@ -49,12 +49,15 @@ type responder struct {
 	step    int
 	n       atomic.Int64
 	decided *decision
+	// redelivered: an earlier run of this event may have begun (a crash
+	// or a takeover came between its delivery and its completion).
+	redelivered bool
 }
 
 var _ handlers.Responder = (*responder)(nil)
 
-func (a *account) responder(ev *event.Event, links convLinks, step int, d *decision) *responder {
-	return &responder{a: a, ev: ev, links: links, step: step, decided: d}
+func (a *account) responder(ev *event.Event, links convLinks, step int, d *decision, redelivered bool) *responder {
+	return &responder{a: a, ev: ev, links: links, step: step, decided: d, redelivered: redelivered}
 }
 
 func (r *responder) conv() string { return r.ev.Conversation.ID }
@@ -71,9 +74,9 @@ func (r *responder) operationID() string {
 }
 
 // sendingKey and sentKey name the two marks of operation op: "sending"
-// is taken before the request goes out, "sent" once the server has it —
-// set by the sender after the server's answer, or by the poller when the
-// event channel reports the operation (sentOperations), whichever is first.
+// is taken before an operation the server does not confirm goes out;
+// "sent" is set by the poller when the event channel reports an operation
+// it received (sentOperations), in the same write as the batch.
 func sendingKey(op string) string { return "sending:" + op }
 func sentKey(op string) string    { return "sent:" + op }
 
@@ -89,35 +92,48 @@ func (e *Engine) replayLimit() time.Duration { return min(30*time.Second, 2*e.cf
 // once runs send unless an earlier run of the same event already did the
 // operation op.
 //
-// The first run takes the "sending" mark, sends, and sets the "sent"
-// mark; when sending fails it gives the "sending" mark back. A run that
-// finds the "sending" mark taken replays an attempt that may or may not
-// have reached the server (the process died between the mark and the
-// answer). When confirmed is true, the server reports every such
-// operation it received on the event channel with its operationId, and
-// the poller turns that report into the "sent" mark before it
-// acknowledges the batch; so the replay waits until this lease tenure's
-// poller has stored a batch (the previous holder's unacknowledged events
-// come first) or the server showed it had nothing pending, and then sends
-// only when no "sent" mark exists. That makes the operation happen
-// exactly once across a crash or takeover. When the event channel does
-// not answer within replayLimit the replay sends anyway and warns that a
-// duplicate is possible (at least once). When confirmed is false (the
-// server reports no operationId: accept, decline, addParticipant), a
-// replay never repeats the operation (at most once, as the server would
+// When confirmed is true, the server reports every such operation it
+// received on the event channel with its operationId, and the poller
+// turns that report into the "sent" mark in the same write that stores
+// the batch, before it acknowledges it. An event's completion is written
+// after its handlers ran, so a first run of an event (not redelivered)
+// has no earlier run to repeat and sends at once, without a round trip to
+// the store. A redelivered event's earlier run may or may not have
+// reached the server (the process died between the send and the
+// completion): the replay waits until this lease tenure's poller has
+// stored a batch (the previous holder's unacknowledged events come first)
+// or the server showed it had nothing pending, and then sends only when
+// no "sent" mark exists. That makes the operation happen exactly once
+// across a crash or takeover. When the event channel does not answer
+// within replayLimit the replay sends anyway and warns that a duplicate is
+// possible (at least once).
+//
+// When confirmed is false (the server reports no operationId: accept,
+// decline, addParticipant), the first run takes the "sending" mark before
+// it sends and gives it back when sending fails; a replay that finds it
+// taken never repeats the operation (at most once, as the server would
 // refuse a second answer to an invitation anyway).
 func (r *responder) once(ctx context.Context, op string, confirmed bool, send func() error) error {
 	st, addr, ttl := r.a.e.store, r.a.addr, r.a.e.cfg.DoneTTL
 	log := r.a.log.WithField("operation", op)
-	first, err := st.Mark(ctx, addr, sendingKey(op), ttl)
-	if err != nil {
-		return fmt.Errorf("bot: sending mark %s: %w", op, err)
-	}
-	if !first {
-		if !confirmed {
+	if !confirmed {
+		first, err := st.Mark(ctx, addr, sendingKey(op), ttl)
+		if err != nil {
+			return fmt.Errorf("bot: sending mark %s: %w", op, err)
+		}
+		if !first {
 			log.Info("operation already done by an earlier run of this event; not doing it again")
 			return nil
 		}
+		if err := send(); err != nil {
+			if uerr := st.Unmark(context.WithoutCancel(ctx), addr, sendingKey(op)); uerr != nil {
+				log.WithError(uerr).Warn("give back sending mark")
+			}
+			return err
+		}
+		return nil
+	}
+	if r.redelivered {
 		limit := r.a.e.replayLimit()
 		if d, has := ctx.Deadline(); has {
 			// Leave the handler time to send after the wait.
@@ -143,17 +159,7 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 			log.WithField("why", why).Warn("cannot tell whether an earlier run of this event sent its reply; sending it, a duplicate is possible")
 		}
 	}
-	if err := send(); err != nil {
-		if uerr := st.Unmark(context.WithoutCancel(ctx), addr, sendingKey(op)); uerr != nil {
-			log.WithError(uerr).Warn("give back sending mark")
-		}
-		return err
-	}
-	if _, err := st.Mark(context.WithoutCancel(ctx), addr, sentKey(op), ttl); err != nil {
-		// The reply is out; the event channel's report sets the mark too.
-		log.WithError(err).Warn("sent mark")
-	}
-	return nil
+	return send()
 }
 
 // probeSent reports whether no "sent" mark exists for op. The store has

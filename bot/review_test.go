@@ -142,7 +142,9 @@ func TestComplete_refused_with_ErrFenced_ends_the_lease_tenure(t *testing.T) {
 	a.lease = old
 	a.stopDrive = func() { cancel(errLeaseLost) }
 	a.mu.Unlock()
-	if a.complete(ctx, store.Completion{Entry: entries[0]}) {
+	written := true
+	a.commits.submit(ctx, completion{c: store.Completion{Entry: entries[0], Fence: a.fence()}, after: func(ok bool) { written = ok }})
+	if written {
 		t.Fatal("a completion with a stale fence was written")
 	}
 	if !errors.Is(context.Cause(dctx), errLeaseLost) {

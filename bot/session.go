@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -48,6 +49,15 @@ type account struct {
 	client *ucwa.Client
 	links  *linkCache
 	tr     *translator
+
+	// The stages after the poller: the state of the conversations this
+	// lease tenure handled, and the group commit of handled entries.
+	states   *stateCache
+	commits  *committer
+	inboxLen atomic.Int64 // the inbox length the last batch write returned
+	// storedLinks are the conversation links the poller last wrote to the
+	// inbox (poller goroutine only; see slimLinks).
+	storedLinks map[string]convLinks
 
 	wake   chan struct{} // an in-flight event finished
 	extend chan struct{} // the server warned a subscription expires
@@ -128,6 +138,8 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 		pollNote: make(chan struct{}),
 	}
 	a.tr = newTranslator(addr, a.links, c.Get)
+	a.states = newStateCache(stateCacheIdle)
+	a.commits = &committer{a: a}
 	return a, nil
 }
 

@@ -51,6 +51,9 @@ func (s *Set) Rules() []*Rule { return s.all }
 // Files returns the files the set was loaded from, includes too.
 func (s *Set) Files() []string { return s.files }
 
+// Handles reports whether any rule fires for events of kind k.
+func (s *Set) Handles(k event.Kind) bool { return len(s.byKind[k]) > 0 }
+
 // Subscriptions returns the SIP URIs the files ask the bot to subscribe to.
 func (s *Set) Subscriptions() []string { return s.subs }
 

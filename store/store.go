@@ -70,6 +70,24 @@ type Entry struct {
 	Conversation string
 	// Payload is the engine's encoding of the event.
 	Payload []byte
+	// Redelivered is set by Pending on an entry that was delivered before
+	// and not completed: a crash or a previous owner may have begun it.
+	Redelivered bool
+}
+
+// Batch is what one answer of the event channel writes to the inbox, all
+// or nothing and in one round trip: its events, the operations the server
+// reports it received from the bot, and the cursor that acknowledges it.
+type Batch struct {
+	// Entries are appended as Append does; their IDs are set.
+	Entries []Entry
+	// Sent are operation ids whose "sent" marks (Marks key "sent:<op>")
+	// are set for MarkTTL.
+	Sent    []string
+	MarkTTL time.Duration
+	// Session, when not nil, is saved with the entries: the cursor moves
+	// exactly when the events it acknowledges are stored.
+	Session *Session
 }
 
 // Completion is what Complete writes atomically for one handled entry.
@@ -96,9 +114,17 @@ type Inbox interface {
 	// blocking up to wait for one when there is none. It returns entries
 	// delivered before and not completed (replay after a crash) first.
 	Pending(ctx context.Context, account string, n int, wait time.Duration) ([]Entry, error)
+	// AppendBatch writes a poll batch under the fence, all or nothing, in
+	// one round trip, and returns the inbox length after it.
+	AppendBatch(ctx context.Context, account string, fence int64, b Batch) (int64, error)
 	// Complete removes the entry, marks its EventID done and applies the
 	// state change, all or nothing, in one round trip.
 	Complete(ctx context.Context, account string, c Completion) error
+	// CompleteBatch applies many completions in order, all or nothing, in
+	// one round trip (group commit). Each is what Complete would do;
+	// one already done writes nothing. Every completion carries the same
+	// fence; a stale one fails the whole batch with ErrFenced.
+	CompleteBatch(ctx context.Context, account string, cs []Completion) error
 	// Done reports whether the event was completed (within its DoneTTL).
 	Done(ctx context.Context, account, eventID string) (bool, error)
 	// Len returns the number of entries not yet completed.

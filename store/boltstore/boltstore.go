@@ -59,6 +59,8 @@ type Store struct {
 	mu      sync.Mutex
 	wake    chan struct{}     // closed and replaced after every append
 	cursors map[string]uint64 // account → last inbox sequence delivered
+	// replayTo: account → last inbox sequence when delivery began (see replayBound)
+	replayTo map[string]uint64
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -109,13 +111,14 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	s := &Store{
-		db:      db,
-		path:    path,
-		opts:    opts,
-		wake:    make(chan struct{}),
-		cursors: make(map[string]uint64),
-		stop:    make(chan struct{}),
-		swept:   make(chan struct{}),
+		db:       db,
+		path:     path,
+		opts:     opts,
+		wake:     make(chan struct{}),
+		cursors:  make(map[string]uint64),
+		replayTo: make(map[string]uint64),
+		stop:     make(chan struct{}),
+		swept:    make(chan struct{}),
 	}
 	go s.sweepLoop()
 	return s, nil

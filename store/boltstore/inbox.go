@@ -50,9 +50,33 @@ func (s *Store) Append(ctx context.Context, account string, fence int64, entries
 	if len(entries) == 0 {
 		return nil
 	}
+	_, err := s.appendBatch("append", account, fence, store.Batch{Entries: entries})
+	return err
+}
+
+// AppendBatch writes a poll batch in one batched transaction: the entries
+// as Append does, the "sent" marks and the session record, after checking
+// the fence. It returns the inbox length after the write.
+func (s *Store) AppendBatch(ctx context.Context, account string, fence int64, b store.Batch) (int64, error) {
+	return s.appendBatch("append batch", account, fence, b)
+}
+
+func (s *Store) appendBatch(op, account string, fence int64, b store.Batch) (int64, error) {
+	var sess []byte
+	if b.Session != nil {
+		var err error
+		if sess, err = json.Marshal(b.Session); err != nil {
+			return 0, fmt.Errorf("boltstore: %s %s: %w", op, account, err)
+		}
+	}
+	ttl := b.MarkTTL
+	if ttl <= 0 {
+		ttl = s.opts.DoneTTL
+	}
+	entries := b.Entries
 	var fenced error
-	added := 0
-	err := s.batch("append", account, func(tx *bolt.Tx) error {
+	var added int
+	err := s.batch(op, account, func(tx *bolt.Tx) error {
 		fenced, added = nil, 0
 		for i := range entries {
 			entries[i].ID = ""
@@ -68,6 +92,11 @@ func (s *Store) Append(ctx context.Context, account string, fence int64, entries
 		queued, err := mkSub(tx, account, bucketQueued)
 		if err != nil {
 			return err
+		}
+		if k, _ := inbox.Cursor().Last(); k != nil {
+			s.initReplayBound(account, getU64(k))
+		} else {
+			s.initReplayBound(account, 0)
 		}
 		done := sub(tx, account, bucketDone)
 		now := time.Now()
@@ -95,18 +124,39 @@ func (s *Store) Append(ctx context.Context, account string, fence int64, entries
 			entries[i].ID = formatID(seq)
 			added++
 		}
+		if len(b.Sent) > 0 {
+			marks, err := mkSub(tx, account, bucketMarks)
+			if err != nil {
+				return err
+			}
+			exp := nanos(now.Add(ttl))
+			for _, op := range b.Sent {
+				if err := marks.Put([]byte("sent:"+op), exp); err != nil {
+					return err
+				}
+			}
+		}
+		if sess != nil {
+			meta, err := mkSub(tx, account, bucketMeta)
+			if err != nil {
+				return err
+			}
+			if err := meta.Put(keySession, sess); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if fenced != nil {
-		return fmt.Errorf("boltstore: append %s: %w", account, fenced)
+		return 0, fmt.Errorf("boltstore: %s %s: %w", op, account, fenced)
 	}
 	if added > 0 {
 		s.notify()
 	}
-	return nil
+	return s.Len(context.Background(), account)
 }
 
 // Pending returns up to n entries after the last one this Store delivered
@@ -124,9 +174,13 @@ func (s *Store) Pending(ctx context.Context, account string, n int, wait time.Du
 		defer t.Stop()
 		deadline = t.C
 	}
+	upTo, err := s.replayBound(account)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		wake := s.wakeChan()
-		es, last, err := s.readAfter(account, s.cursor(account), n)
+		es, last, err := s.readAfter(account, s.cursor(account), n, upTo)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +201,44 @@ func (s *Store) Pending(ctx context.Context, account string, n int, wait time.Du
 	}
 }
 
-func (s *Store) readAfter(account string, after uint64, n int) ([]store.Entry, uint64, error) {
+// replayBound returns the last inbox sequence that existed when this
+// Store began delivering the account's entries (opened, or a fresh lease):
+// entries up to it may have been begun by a previous owner and are
+// delivered as Redelivered.
+func (s *Store) replayBound(account string) (uint64, error) {
+	s.mu.Lock()
+	upTo, ok := s.replayTo[account]
+	s.mu.Unlock()
+	if ok {
+		return upTo, nil
+	}
+	err := s.view("pending", account, func(tx *bolt.Tx) error {
+		if inbox := sub(tx, account, bucketInbox); inbox != nil {
+			if k, _ := inbox.Cursor().Last(); k != nil {
+				upTo = getU64(k)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return s.initReplayBound(account, upTo), nil
+}
+
+// initReplayBound sets the account's replay bound unless it is set, and
+// returns it.
+func (s *Store) initReplayBound(account string, upTo uint64) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.replayTo[account]; ok {
+		return v
+	}
+	s.replayTo[account] = upTo
+	return upTo
+}
+
+func (s *Store) readAfter(account string, after uint64, n int, upTo uint64) ([]store.Entry, uint64, error) {
 	var es []store.Entry
 	last := after
 	err := s.view("pending", account, func(tx *bolt.Tx) error {
@@ -162,7 +253,7 @@ func (s *Store) readAfter(account string, after uint64, n int) ([]store.Entry, u
 				return fmt.Errorf("entry %d: %w", getU64(k), err)
 			}
 			last = getU64(k)
-			es = append(es, store.Entry{ID: formatID(last), EventID: r.EventID, Conversation: r.Conversation, Payload: r.Payload})
+			es = append(es, store.Entry{ID: formatID(last), EventID: r.EventID, Conversation: r.Conversation, Payload: r.Payload, Redelivered: last <= upTo})
 		}
 		return nil
 	})
@@ -188,6 +279,7 @@ func (s *Store) setCursor(account string, seq uint64) {
 func (s *Store) restartReplay(account string) {
 	s.mu.Lock()
 	delete(s.cursors, account)
+	delete(s.replayTo, account)
 	s.mu.Unlock()
 }
 
@@ -195,66 +287,98 @@ func (s *Store) restartReplay(account string) {
 // change in one batched transaction, after checking the fence. Completing
 // an event already done writes nothing and succeeds.
 func (s *Store) Complete(ctx context.Context, account string, c store.Completion) error {
-	seq, err := parseID(c.Entry.ID)
-	if err != nil {
-		return fmt.Errorf("boltstore: complete %s: %w", account, err)
+	return s.complete("complete", account, []store.Completion{c})
+}
+
+// CompleteBatch applies a group of completions in one batched
+// transaction: each as Complete does, in order, after one check of the
+// fence.
+func (s *Store) CompleteBatch(ctx context.Context, account string, cs []store.Completion) error {
+	if len(cs) == 0 {
+		return nil
 	}
-	conv := c.Entry.Conversation
-	if conv == "" && (len(c.Set) > 0 || len(c.Delete) > 0) {
-		return fmt.Errorf("boltstore: complete %s: state change for an entry without conversation", account)
-	}
-	for name, v := range c.Set {
-		if !json.Valid(v) {
-			return fmt.Errorf("boltstore: complete %s: field %q: invalid JSON", account, name)
+	return s.complete("complete batch", account, cs)
+}
+
+func (s *Store) complete(op, account string, cs []store.Completion) error {
+	seqs := make([]uint64, len(cs))
+	fence := cs[0].Fence
+	for i, c := range cs {
+		seq, err := parseID(c.Entry.ID)
+		if err != nil {
+			return fmt.Errorf("boltstore: %s %s: %w", op, account, err)
+		}
+		seqs[i] = seq
+		if c.Fence != fence {
+			return fmt.Errorf("boltstore: %s %s: completions carry different fences", op, account)
+		}
+		if c.Entry.Conversation == "" && (len(c.Set) > 0 || len(c.Delete) > 0) {
+			return fmt.Errorf("boltstore: %s %s: state change for an entry without conversation", op, account)
+		}
+		for name, v := range c.Set {
+			if !json.Valid(v) {
+				return fmt.Errorf("boltstore: %s %s: field %q: invalid JSON", op, account, name)
+			}
 		}
 	}
-	ttl := c.DoneTTL
-	if ttl <= 0 {
-		ttl = s.opts.DoneTTL
-	}
 	var fenced error
-	err = s.batch("complete", account, func(tx *bolt.Tx) error {
+	err := s.batch(op, account, func(tx *bolt.Tx) error {
 		fenced = nil
-		if err := checkFence(tx, account, c.Fence); err != nil {
+		if err := checkFence(tx, account, fence); err != nil {
 			fenced = err
 			return nil
 		}
 		now := time.Now()
-		eid := []byte(c.Entry.EventID)
-		done, err := mkSub(tx, account, bucketDone)
-		if err != nil {
-			return err
-		}
-		if len(eid) > 0 && live(done.Get(eid), now) {
-			return nil
-		}
-		if inbox := sub(tx, account, bucketInbox); inbox != nil {
-			if err := inbox.Delete(u64(seq)); err != nil {
+		for i, c := range cs {
+			if err := s.completeTx(tx, account, seqs[i], c, now); err != nil {
 				return err
 			}
 		}
-		if len(eid) > 0 {
-			if q := sub(tx, account, bucketQueued); q != nil {
-				if err := q.Delete(eid); err != nil {
-					return err
-				}
-			}
-			if err := done.Put(eid, nanos(now.Add(ttl))); err != nil {
-				return err
-			}
-		}
-		if conv == "" {
-			return nil
-		}
-		return s.applyState(tx, account, conv, c.Set, c.Delete, now)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if fenced != nil {
-		return fmt.Errorf("boltstore: complete %s: %w", account, fenced)
+		return fmt.Errorf("boltstore: %s %s: %w", op, account, fenced)
 	}
 	return nil
+}
+
+// completeTx removes one entry and, unless its event is done already,
+// marks the event done and applies the state change.
+func (s *Store) completeTx(tx *bolt.Tx, account string, seq uint64, c store.Completion, now time.Time) error {
+	ttl := c.DoneTTL
+	if ttl <= 0 {
+		ttl = s.opts.DoneTTL
+	}
+	eid := []byte(c.Entry.EventID)
+	done, err := mkSub(tx, account, bucketDone)
+	if err != nil {
+		return err
+	}
+	if inbox := sub(tx, account, bucketInbox); inbox != nil {
+		if err := inbox.Delete(u64(seq)); err != nil {
+			return err
+		}
+	}
+	if len(eid) > 0 && live(done.Get(eid), now) {
+		return nil
+	}
+	if len(eid) > 0 {
+		if q := sub(tx, account, bucketQueued); q != nil {
+			if err := q.Delete(eid); err != nil {
+				return err
+			}
+		}
+		if err := done.Put(eid, nanos(now.Add(ttl))); err != nil {
+			return err
+		}
+	}
+	if c.Entry.Conversation == "" {
+		return nil
+	}
+	return s.applyState(tx, account, c.Entry.Conversation, c.Set, c.Delete, now)
 }
 
 // Done reports whether the event's done mark exists and has not expired.

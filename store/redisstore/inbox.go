@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,33 +20,59 @@ func (s *Store) Append(ctx context.Context, account string, fence int64, entries
 	if len(entries) == 0 {
 		return nil
 	}
+	_, err := s.appendBatch(ctx, "append", account, fence, store.Batch{Entries: entries})
+	return err
+}
+
+// AppendBatch writes a poll batch in one script: the entries as Append
+// does, the "sent" marks and the session record, after checking the
+// fence. It returns the stream's length after the write.
+func (s *Store) AppendBatch(ctx context.Context, account string, fence int64, b store.Batch) (int64, error) {
+	return s.appendBatch(ctx, "append batch", account, fence, b)
+}
+
+func (s *Store) appendBatch(ctx context.Context, op, account string, fence int64, b store.Batch) (int64, error) {
 	k, err := s.keys(account)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	ks := make([]string, 0, 3+len(entries))
-	ks = append(ks, k.fence(), k.inbox(), k.queued())
-	args := make([]any, 0, 2+3*len(entries))
-	args = append(args, fence, s.opts.Group)
-	for _, e := range entries {
+	var sess []byte
+	if b.Session != nil {
+		if sess, err = json.Marshal(b.Session); err != nil {
+			return 0, wrap(op, account, err)
+		}
+	}
+	ttl := b.MarkTTL
+	if ttl <= 0 {
+		ttl = s.opts.DoneTTL
+	}
+	ks := make([]string, 0, 4+len(b.Entries)+len(b.Sent))
+	ks = append(ks, k.fence(), k.inbox(), k.queued(), k.session())
+	args := make([]any, 0, 6+3*len(b.Entries))
+	args = append(args, fence, s.opts.Group, len(b.Entries), len(b.Sent), ms(ttl), sess)
+	for _, e := range b.Entries {
 		ks = append(ks, k.done(e.EventID))
 		args = append(args, e.EventID, e.Conversation, e.Payload)
 	}
+	for _, op := range b.Sent {
+		ks = append(ks, k.mark("sent:"+op))
+	}
 	res, err := appendScript.Run(ctx, s.rdb, ks, args...).Result()
 	if err != nil {
-		return wrap("append", account, err)
+		return 0, wrap(op, account, err)
 	}
 	if n, ok := res.(int64); ok && n == -1 {
-		return wrap("append", account, store.ErrFenced)
+		return 0, wrap(op, account, store.ErrFenced)
 	}
-	ids, ok := res.([]any)
-	if !ok || len(ids) != len(entries) {
-		return fmt.Errorf("redisstore: append %s: unexpected reply %T", account, res)
+	out, ok := res.([]any)
+	if !ok || len(out) != len(b.Entries)+1 {
+		return 0, fmt.Errorf("redisstore: %s %s: unexpected reply %T", op, account, res)
 	}
-	for i := range entries {
-		entries[i].ID, _ = ids[i].(string)
+	for i := range b.Entries {
+		b.Entries[i].ID, _ = out[i].(string)
 	}
-	return nil
+	n, _ := out[len(b.Entries)].(int64)
+	return n, nil
 }
 
 // Pending returns up to n entries of the account's stream not yet
@@ -80,7 +107,11 @@ func (s *Store) Pending(ctx context.Context, account string, n int, wait time.Du
 		}
 		s.setReplayCursor(account, next)
 		if len(msgs) > 0 {
-			return decode(msgs), nil
+			out := decode(msgs)
+			for i := range out {
+				out[i].Redelivered = true
+			}
+			return out, nil
 		}
 	}
 	deadline := time.Now().Add(wait)
@@ -194,32 +225,51 @@ func (s *Store) restartReplay(account string) {
 // and applies the state change in one script, after checking the fence.
 // Completing an event already done writes nothing and succeeds.
 func (s *Store) Complete(ctx context.Context, account string, c store.Completion) error {
+	return s.complete(ctx, "complete", account, []store.Completion{c})
+}
+
+// CompleteBatch applies a group of completions in one script: each as
+// Complete does, in order, after one check of the fence.
+func (s *Store) CompleteBatch(ctx context.Context, account string, cs []store.Completion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	return s.complete(ctx, "complete batch", account, cs)
+}
+
+func (s *Store) complete(ctx context.Context, op, account string, cs []store.Completion) error {
 	k, err := s.keys(account)
 	if err != nil {
 		return err
 	}
-	ttl := c.DoneTTL
+	fence, ttl := cs[0].Fence, cs[0].DoneTTL
 	if ttl <= 0 {
 		ttl = s.opts.DoneTTL
 	}
-	conv := c.Entry.Conversation
-	if conv == "" && (len(c.Set) > 0 || len(c.Delete) > 0) {
-		return fmt.Errorf("redisstore: complete %s: state change for an entry without conversation", account)
+	ks := make([]string, 0, 4+2*len(cs))
+	ks = append(ks, k.fence(), k.inbox(), k.queued(), k.convs())
+	args := make([]any, 0, 5+6*len(cs))
+	args = append(args, fence, s.opts.Group, ms(ttl), ms(s.opts.StateTTL), time.Now().UnixMilli())
+	for _, c := range cs {
+		if c.Fence != fence {
+			return fmt.Errorf("redisstore: %s %s: completions carry different fences", op, account)
+		}
+		conv := c.Entry.Conversation
+		if conv == "" && (len(c.Set) > 0 || len(c.Delete) > 0) {
+			return fmt.Errorf("redisstore: %s %s: state change for an entry without conversation", op, account)
+		}
+		ks = append(ks, k.done(c.Entry.EventID), k.state(conv))
+		args = append(args, c.Entry.ID, c.Entry.EventID, conv)
+		if args, err = stateArgs(args, c.Set, c.Delete); err != nil {
+			return fmt.Errorf("redisstore: %s %s: %w", op, account, err)
+		}
 	}
-	args := make([]any, 0, 9+2*len(c.Set)+len(c.Delete))
-	args = append(args, c.Fence, s.opts.Group, c.Entry.ID, c.Entry.EventID,
-		ms(ttl), ms(s.opts.StateTTL), time.Now().UnixMilli(), conv)
-	args, err = stateArgs(args, c.Set, c.Delete)
-	if err != nil {
-		return fmt.Errorf("redisstore: complete %s: %w", account, err)
-	}
-	ks := []string{k.fence(), k.inbox(), k.queued(), k.done(c.Entry.EventID), k.state(conv), k.convs()}
 	n, err := completeScript.Run(ctx, s.rdb, ks, args...).Int64()
 	if err != nil {
-		return wrap("complete", account, err)
+		return wrap(op, account, err)
 	}
 	if n == -1 {
-		return wrap("complete", account, store.ErrFenced)
+		return wrap(op, account, store.ErrFenced)
 	}
 	return nil
 }

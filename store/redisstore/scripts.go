@@ -10,10 +10,10 @@ local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) < cur then return -1 end
 `
 
-// applyState is shared by completeScript: it sets nset field/value pairs
-// starting at ARGV[i], deletes the remaining fields, then refreshes the
-// state TTL and the conversation's last write time, or forgets the
-// conversation when no field is left.
+// applyState sets nset field/value pairs starting at ARGV[i], deletes the
+// ndel fields after them, then refreshes the state TTL and the
+// conversation's last write time, or forgets the conversation when no
+// field is left. It returns the index after what it read.
 const applyState = `
 local function applyState(stateKey, convsKey, conv, ttl, now, i)
   local nset = tonumber(ARGV[i])
@@ -22,7 +22,9 @@ local function applyState(stateKey, convsKey, conv, ttl, now, i)
     redis.call('HSET', stateKey, ARGV[i], ARGV[i + 1])
     i = i + 2
   end
-  while i <= #ARGV do
+  local ndel = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, ndel do
     redis.call('HDEL', stateKey, ARGV[i])
     i = i + 1
   end
@@ -32,48 +34,78 @@ local function applyState(stateKey, convsKey, conv, ttl, now, i)
   else
     redis.call('ZREM', convsKey, conv)
   end
+  return i
 end
 `
 
-// appendScript: KEYS fence, inbox, queued, done:<event>...;
-// ARGV fence, group, then eventID, conversation, payload per entry.
-// Returns the new stream IDs, "" for each skipped entry.
+// appendScript writes one poll batch.
+// KEYS fence, inbox, queued, session, then done:<event> per entry, then
+// mark:sent:<op> per sent operation.
+// ARGV fence, group, entries, sent, mark TTL ms, session JSON ("": none),
+// then eventID, conversation, payload per entry.
+// Returns the new stream IDs ("" for each skipped entry) followed by the
+// stream's length, or -1 when fenced.
 var appendScript = redis.NewScript(fenceCheck + `
-if redis.call('EXISTS', KEYS[2]) == 0 then
+local n, nsent = tonumber(ARGV[3]), tonumber(ARGV[4])
+if n > 0 and redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('XGROUP', 'CREATE', KEYS[2], ARGV[2], '0', 'MKSTREAM')
 end
-local ids = {}
-local n = (#ARGV - 2) / 3
+local out = {}
 for i = 1, n do
-  local eid, conv, payload = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local a = 4 + 3 * i
+  local eid, conv, payload = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local id = ''
-  if eid == '' or (redis.call('EXISTS', KEYS[3 + i]) == 0 and redis.call('HEXISTS', KEYS[3], eid) == 0) then
+  if eid == '' or (redis.call('EXISTS', KEYS[4 + i]) == 0 and redis.call('HEXISTS', KEYS[3], eid) == 0) then
     id = redis.call('XADD', KEYS[2], '*', 'e', eid, 'c', conv, 'p', payload)
     if eid ~= '' then redis.call('HSET', KEYS[3], eid, id) end
   end
-  ids[i] = id
+  out[i] = id
 end
-return ids
+for i = 1, nsent do
+  redis.call('SET', KEYS[4 + n + i], '1', 'PX', ARGV[5])
+end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6]) end
+out[n + 1] = redis.call('XLEN', KEYS[2])
+return out
 `)
 
-// completeScript: KEYS fence, inbox, queued, done, state, convs;
-// ARGV fence, group, entryID, eventID, doneTTL ms, stateTTL ms, now ms,
-// conversation, nset, set pairs..., deleted fields...
-// Returns 1, 0 when the event was already done, -1 when fenced.
+// completeScript applies a group of completions in order.
+// KEYS fence, inbox, queued, convs, then done:<event> and state:<conv> per
+// completion.
+// ARGV fence, group, doneTTL ms, stateTTL ms, now ms, then per completion:
+// entryID, eventID, conversation, nset, set pairs..., ndel, deleted fields...
+// Returns the number of completions applied (those already done are
+// not), or -1 when fenced.
 var completeScript = redis.NewScript(fenceCheck + applyState + `
-if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
-if ARGV[3] ~= '' then
-  redis.call('XACK', KEYS[2], ARGV[2], ARGV[3])
-  redis.call('XDEL', KEYS[2], ARGV[3])
+local i, applied = 6, 0
+for c = 1, (#KEYS - 4) / 2 do
+  local doneKey, stateKey = KEYS[3 + 2 * c], KEYS[4 + 2 * c]
+  local entry, eid, conv = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local skip = eid ~= '' and redis.call('EXISTS', doneKey) == 1
+  if entry ~= '' then
+    redis.call('XACK', KEYS[2], ARGV[2], entry)
+    redis.call('XDEL', KEYS[2], entry)
+  end
+  if skip then
+    -- already done: skip its state change
+    local nset = tonumber(ARGV[i])
+    i = i + 1 + 2 * nset
+    i = i + 1 + tonumber(ARGV[i])
+  else
+    if eid ~= '' then
+      redis.call('HDEL', KEYS[3], eid)
+      redis.call('SET', doneKey, '1', 'PX', ARGV[3])
+    end
+    if conv ~= '' then
+      i = applyState(stateKey, KEYS[4], conv, ARGV[4], ARGV[5], i)
+    else
+      i = i + 2 -- an entry without conversation changes no state
+    end
+    applied = applied + 1
+  end
 end
-if ARGV[4] ~= '' then
-  redis.call('HDEL', KEYS[3], ARGV[4])
-  redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])
-end
-if ARGV[8] ~= '' then
-  applyState(KEYS[5], KEYS[6], ARGV[8], ARGV[6], ARGV[7], 9)
-end
-return 1
+return applied
 `)
 
 // expiredScript: KEYS convs; ARGV cutoff ms, state key prefix.

@@ -183,7 +183,7 @@ func (s *Store) Expired(ctx context.Context, account string, now time.Time) ([]s
 }
 
 // stateArgs appends a Completion's state change to args in the layout
-// applyState reads: nset, set pairs, deleted fields.
+// applyState reads: nset, set pairs, ndel, deleted fields.
 func stateArgs(args []any, set store.Fields, del []string) ([]any, error) {
 	args = append(args, len(set))
 	for name, v := range set {
@@ -192,6 +192,7 @@ func stateArgs(args []any, set store.Fields, del []string) ([]any, error) {
 		}
 		args = append(args, name, []byte(v))
 	}
+	args = append(args, len(del))
 	for _, name := range del {
 		args = append(args, name)
 	}
