@@ -39,12 +39,12 @@ func (h *logHook) Levels() []logrus.Level { return logrus.AllLevels }
 
 func (h *logHook) Fire(e *logrus.Entry) error {
 	h.mu.Lock()
-	h.entries = append(h.entries, &logrus.Entry{Message: e.Message, Level: e.Level, Data: maps(e.Data)})
+	h.entries = append(h.entries, &logrus.Entry{Message: e.Message, Level: e.Level, Data: copyFields(e.Data)})
 	h.mu.Unlock()
 	return nil
 }
 
-func maps(d logrus.Fields) logrus.Fields {
+func copyFields(d logrus.Fields) logrus.Fields {
 	out := logrus.Fields{}
 	for k, v := range d {
 		out[k] = v
