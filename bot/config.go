@@ -72,6 +72,20 @@ type Config struct {
 	// clock. It scales the timers that count in server time (presence
 	// subscription renewal).
 	ServerTimeScale float64
+	// RequestTimeout bounds every UCWA request but the event channel's
+	// P-GET: sign-in and token, POST applications, makeMeAvailable,
+	// presence, reportMyActivity, sends (default 30s). A stalled request
+	// keeps the account offline at most this plus the backoff.
+	RequestTimeout time.Duration
+	// SlowRetry is the wait between attempts after an answer that must not
+	// be retried at backoff speed: credentials refused (400 invalid_grant,
+	// which would lock the account out of Active Directory), 410
+	// TooManyApplications or UserAgentNotAllowed, other 4xx (default 15m).
+	SlowRetry time.Duration
+	// ReplacedCooldown is how long an account whose event channel a
+	// foreign client took (409 PGetReplaced twice within it) stays stopped
+	// before it tries again (default 5m).
+	ReplacedCooldown time.Duration
 }
 
 // Defaults of Config.
@@ -89,6 +103,9 @@ const (
 	DefaultBackoffInitial       = 100 * time.Millisecond
 	DefaultBackoffMultiplier    = 2.0
 	DefaultBackoffJitter        = 0.5
+	DefaultRequestTimeout       = 30 * time.Second
+	DefaultSlowRetry            = 15 * time.Minute
+	DefaultReplacedCooldown     = 5 * time.Minute
 	// MaxActivityInterval is the server's limit: availability drops to
 	// Away when reportMyActivity is 4 minutes late.
 	MaxActivityInterval = 4 * time.Minute
@@ -143,6 +160,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ServerTimeScale == 0 {
 		c.ServerTimeScale = 1
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.SlowRetry == 0 {
+		c.SlowRetry = DefaultSlowRetry
+	}
+	if c.ReplacedCooldown == 0 {
+		c.ReplacedCooldown = DefaultReplacedCooldown
 	}
 	if c.InstanceID == "" {
 		c.InstanceID = defaultInstanceID()
@@ -218,6 +244,15 @@ func (c Config) Validate() error {
 	}
 	if c.BackoffMultiplier != 0 && c.BackoffMultiplier < 1 {
 		bad("backoffMultiplier", "%v is below 1", c.BackoffMultiplier)
+	}
+	if c.RequestTimeout < 0 {
+		bad("requestTimeout", "%v is negative", c.RequestTimeout)
+	}
+	if c.SlowRetry < 0 {
+		bad("slowRetry", "%v is negative", c.SlowRetry)
+	}
+	if c.ReplacedCooldown < 0 {
+		bad("replacedCooldown", "%v is negative", c.ReplacedCooldown)
 	}
 	if c.BackoffJitter < 0 || c.BackoffJitter >= 1 {
 		bad("backoffJitter", "%v is not in [0, 1)", c.BackoffJitter)

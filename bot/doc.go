@@ -17,14 +17,30 @@
 //   - 404 ApplicationNotFound or 410: a new application, makeMeAvailable,
 //     subscriptions again; conversation links are read again on demand;
 //   - 409 MakeMeAvailableRequired: makeMeAvailable, then the request again;
-//   - 409 PGetReplaced: another client polls the application; the account
-//     stops, raises an alarm (error log, ucwabot_alarms_total, not ready)
-//     and never fights it;
+//   - 409 PGetReplaced while this instance holds a valid lease: once, the
+//     channel is opened again at once (a late P-GET of a paused former
+//     holder, or a spurious answer, must not stop the account); a second
+//     one within ReplacedCooldown is a foreign client: the account stops,
+//     raises an alarm (error log, ucwabot_alarms_total, not ready), keeps
+//     the lease for ReplacedCooldown (default 5m) so no instance of the
+//     deployment fights the client, then releases it and starts over;
+//   - 400 invalid_grant (credentials refused), 410 TooManyApplications or
+//     UserAgentNotAllowed, and other 4xx PROTOCOL.md says not to retry
+//     (all but 401, 403, 404, 408, 409, 429): an alarm labelled with the
+//     cause (credentials, too_many_applications, user_agent_not_allowed,
+//     refused), not ready, the status, code and subcode in the log, and
+//     the next attempt only after SlowRetry (default 15m, ±10%) — never at
+//     backoff speed, which would lock the account out of Active Directory;
+//   - makeMeAvailable accepted but the read of the application after it
+//     failed: the bot is available, the event channel is polled at once,
+//     and the next reportMyActivity reads the missing links;
 //   - resync: followed, and every cached conversation link forgotten;
 //     resume: conversations and subscriptions treated as gone and rebuilt;
 //   - 429 or 503 with Retry-After: the wait the server asks for; other 5xx,
 //     timeouts and refused connections: exponential backoff with jitter,
-//     capped at BackoffMax, reset after a success.
+//     capped at BackoffMax, reset after a success. Every request but the
+//     P-GET is bounded by RequestTimeout (default 30s), so none keeps the
+//     account offline longer than that plus the backoff.
 //
 // # Nothing lost, nothing twice
 //
@@ -69,5 +85,17 @@
 // LeaseTTL and a standby takes the account over: it resumes the stored
 // UCWA application and event cursor when the server still has them, and
 // replays what the inbox holds. An instance that loses its lease stops
-// driving the account at once.
+// driving the account at once: the lease counts as lost when the store
+// says so and at the moment it expires by the instance's own clock without
+// a renewal (a paused process, a store that hangs); every UCWA request
+// checks, just before it is sent, that the instance still holds an
+// unexpired lease (ucwa.Config.BeforeSend), and the lease tenure's
+// context, which handlers run under, is cancelled.
+//
+// A standby instance is ready (the process can serve the account and
+// takes it over when the holder dies); Status's Owner and the
+// ucwabot_lease_holder gauge say which instance drives the account. Every
+// instance is not ready within 2 s of its store ceasing to answer (a
+// health probe every 250 ms with a 1 s timeout) and ready again at the
+// first answer.
 package bot

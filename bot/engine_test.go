@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -190,41 +189,6 @@ func TestEngine_recovers_from_each_fault_without_losing_or_repeating_a_reply(t *
 				}
 			}
 		})
-	}
-}
-
-func TestEngine_stops_and_never_fights_when_another_client_takes_the_event_channel(t *testing.T) {
-	sim := newSim(t, 1)
-	r := start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules))
-	sim.Inject(ucwasim.Fault{Rel: "events", User: botURI, Status: 409, Code: "Conflict", Subcode: "PGetReplaced"})
-	deadline := time.Now().Add(10 * time.Second)
-	for r.e.Ready() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("engine still ready after PGetReplaced")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// The account turns replaced only once its poll loop has returned, so
-	// from then on the request log holds every P-GET it will ever send.
-	waitUntil(t, "account replaced", func() bool { return r.e.Status()[0].State == stateReplaced })
-	var last *ucwasim.Request
-	reqs := sim.Requests()
-	for i := range reqs {
-		if reqs[i].Rel == "events" && reqs[i].User == botURI {
-			last = &reqs[i]
-		}
-	}
-	if last == nil || last.Status != 409 {
-		t.Fatalf("last P-GET %+v, want the 409 PGetReplaced one: the engine polled again", last)
-	}
-	if st := r.e.Status()[0].State; st != stateReplaced {
-		t.Fatalf("state = %q, want %q", st, stateReplaced)
-	}
-	if n := alarmValue(t, r.e, "pget_replaced"); n != 1 {
-		t.Fatalf("pget_replaced alarm counted %v times, want 1", n)
-	}
-	if err := r.e.Ready(); !errors.Is(err, errReplaced) {
-		t.Fatalf("Ready = %v, want an error naming the replaced event channel", err)
 	}
 }
 

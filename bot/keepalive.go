@@ -82,6 +82,7 @@ func (a *account) reportActivity(ctx context.Context, started time.Time) {
 	a.lastActivity = time.Now()
 	a.mu.Unlock()
 	a.e.met.lastActivity.WithLabelValues(a.addr).SetToCurrentTime()
+	a.log.WithField("step", "activity_reported").Trace("reportMyActivity")
 
 	var avail string
 	err = a.call(ctx, "presence", func() error {
@@ -218,6 +219,7 @@ func (a *account) keepSubscriptions(ctx context.Context, t *time.Timer) {
 				}
 			}
 			a.setSubscription(sub, have)
+			a.log.WithFields(logrus.Fields{"step": "subscription_extended", "contacts": len(have), "duration": d.String()}).Debug("presence subscription extended")
 			return
 		}
 	}
@@ -236,7 +238,7 @@ func (a *account) keepSubscriptions(ctx context.Context, t *time.Timer) {
 		a.setSubscription(nil, nil)
 		return
 	}
-	a.log.WithField("contacts", len(targets)).Info("presence subscription created")
+	a.log.WithFields(logrus.Fields{"step": "subscription_created", "contacts": len(targets), "duration": d.String()}).Info("presence subscription created")
 	a.setSubscription(s, targets)
 }
 

@@ -8,58 +8,86 @@ import (
 	"github.com/ucwabot/ucwabot/store"
 )
 
-// acquire waits until this instance holds the account's lease. Another
-// owner's lease is retried every third of the TTL, so a dead holder's
-// account is taken over within the TTL.
-func (a *account) acquire(ctx context.Context) (store.Lease, error) {
+// acquire waits until this instance holds the account's lease and returns
+// it with the time its request was sent (the lease lasts LeaseTTL from
+// then by this instance's clock). Another owner's lease is retried every
+// third of the TTL, so a dead holder's account is taken over within the
+// TTL; meanwhile the account stands by, ready (the process can serve).
+func (a *account) acquire(ctx context.Context) (store.Lease, time.Time, error) {
 	b := a.e.newBackoff()
 	logged := false
 	for {
+		sent := time.Now()
 		l, err := a.e.store.AcquireLease(ctx, a.addr, a.e.cfg.InstanceID, a.e.cfg.LeaseTTL)
 		if err == nil {
-			return l, nil
+			return l, sent, nil
 		}
 		if ctx.Err() != nil {
-			return store.Lease{}, ctx.Err()
+			return store.Lease{}, time.Time{}, ctx.Err()
 		}
 		d := jitter(a.e.cfg.LeaseTTL/3, 0.2)
 		if errors.Is(err, store.ErrLeaseHeld) {
+			holder := "another instance"
+			if h, herr := a.e.store.LeaseHolder(ctx, a.addr); herr == nil && h.Owner != "" {
+				holder = h.Owner
+			}
+			a.mu.Lock()
+			a.seenHolder = holder
+			a.mu.Unlock()
 			if !logged {
-				a.log.Info("lease held by another instance; standing by")
+				a.log.WithField("holder", holder).Info("lease held by another instance; standing by")
 				logged = true
 			}
 		} else {
+			a.mu.Lock()
+			a.seenHolder = ""
+			a.mu.Unlock()
 			a.log.WithError(err).Warn("acquire lease")
 			d = b.NextBackOff()
 		}
 		if !sleep(ctx, d) {
-			return store.Lease{}, ctx.Err()
+			return store.Lease{}, time.Time{}, ctx.Err()
 		}
 	}
 }
 
 // renew extends the held lease every third of its TTL until ctx ends. It
-// calls lost when the store says the lease is gone or when no renewal
-// succeeded within the TTL (the lease may have passed to another owner).
+// calls lost when the store says the lease is gone, and at the moment the
+// lease expires by this instance's clock without a renewal (the store did
+// not answer in time, or the process was paused): from then on the lease
+// may belong to another instance. Each renewal is bounded by the lease's
+// expiry, so a store that hangs does not hold it past that.
 func (a *account) renew(ctx context.Context, lost func()) {
 	ttl := a.e.cfg.LeaseTTL
-	last := time.Now()
+	a.mu.Lock()
+	until := a.leaseUntil
+	a.mu.Unlock()
+	expiry := time.AfterFunc(time.Until(until), func() {
+		if ctx.Err() == nil {
+			a.log.WithField("cause", "lease_expired").Error("lease expired without a renewal")
+			lost()
+		}
+	})
+	defer expiry.Stop()
 	for sleep(ctx, ttl/3) {
 		a.mu.Lock()
-		l := a.lease
+		l, until := a.lease, a.leaseUntil
 		a.mu.Unlock()
-		nl, err := a.e.store.RenewLease(ctx, l, ttl)
+		sent := time.Now()
+		rctx, cancel := context.WithDeadline(ctx, until)
+		nl, err := a.e.store.RenewLease(rctx, l, ttl)
+		cancel()
 		if err == nil {
 			a.mu.Lock()
-			a.lease = nl
+			a.lease, a.leaseUntil = nl, sent.Add(ttl)
 			a.mu.Unlock()
-			last = time.Now()
+			expiry.Reset(time.Until(sent.Add(ttl)))
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, store.ErrFenced) || errors.Is(err, store.ErrLeaseHeld) || errors.Is(err, store.ErrNotFound) || time.Since(last) >= ttl {
+		if errors.Is(err, store.ErrFenced) || errors.Is(err, store.ErrLeaseHeld) || errors.Is(err, store.ErrNotFound) || !time.Now().Before(until) {
 			a.log.WithError(err).Error("lease renewal failed")
 			lost()
 			return
@@ -68,15 +96,19 @@ func (a *account) renew(ctx context.Context, lost func()) {
 	}
 }
 
-// keepLease renews the lease until ctx ends (an account stopped after
-// PGetReplaced keeps it so that no other instance starts fighting), then
-// releases it.
-func (a *account) keepLease(ctx context.Context) {
-	a.renew(ctx, func() {})
+// holdLease renews the lease for d or until ctx ends (an account stopped
+// after PGetReplaced keeps it during the cool-down, so that no other
+// instance starts fighting), then releases it.
+func (a *account) holdLease(ctx context.Context, d time.Duration) {
+	hctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	a.renew(hctx, cancel)
 	a.mu.Lock()
 	l := a.lease
 	a.mu.Unlock()
-	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = a.e.store.ReleaseLease(rctx, l)
+	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer rcancel()
+	if err := a.e.store.ReleaseLease(rctx, l); err != nil {
+		a.log.WithError(err).Warn("release lease")
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ucwabot/ucwabot/store"
@@ -47,8 +49,18 @@ func TestEngine_that_loses_its_lease_stops_and_the_new_holder_answers_once(t *te
 		t.Fatal(err)
 	}
 	waitReplies(t, sim, conv.ID(), "echo: m0")
-	if eb.Ready() == nil {
-		t.Fatal("standby instance B reports ready while A holds the lease")
+	// A standby instance is ready (the process can serve: it takes over
+	// when the holder dies); Owner and the lease_holder gauge say that it
+	// does not drive the account.
+	waitUntil(t, "standby B ready", func() bool { return eb.Ready() == nil })
+	if st := eb.Status()[0]; st.Owner || st.State != stateStandby {
+		t.Fatalf("B while A holds the lease: %+v, want standby and not owner", st)
+	}
+	if v := gaugeValue(t, eb.met.leaseHolder.WithLabelValues(botURI)); v != 0 {
+		t.Fatalf("B's lease_holder gauge = %v, want 0", v)
+	}
+	if v := gaugeValue(t, a.e.met.leaseHolder.WithLabelValues(botURI)); v != 1 {
+		t.Fatalf("A's lease_holder gauge = %v, want 1", v)
 	}
 
 	// The lease vanishes (as if it expired while A was partitioned away):
@@ -59,7 +71,7 @@ func TestEngine_that_loses_its_lease_stops_and_the_new_holder_answers_once(t *te
 	if err := rdb.Del(context.Background(), prefix+":{"+botURI+"}:lease").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "B holding the lease and ready", func() bool { return eb.Ready() == nil })
+	waitUntil(t, "B holding the lease and ready", func() bool { return eb.Status()[0].Owner && eb.Ready() == nil })
 	waitUntil(t, "A standing by", func() bool { return !a.e.Status()[0].Owner })
 
 	want := []string{"echo: m0"}
@@ -94,4 +106,13 @@ func TestEngine_that_loses_its_lease_stops_and_the_new_holder_answers_once(t *te
 	if st := a.e.Status()[0]; st.Owner || st.State == stateReplaced {
 		t.Fatalf("A after losing its lease: %+v", st)
 	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }

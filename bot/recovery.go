@@ -3,10 +3,13 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/sirupsen/logrus"
 
 	"github.com/ucwabot/ucwabot/store"
 	"github.com/ucwabot/ucwabot/ucwa"
@@ -68,6 +71,9 @@ func jitter(d time.Duration, f float64) time.Duration {
 
 // causeOf names an error's recovery for logs and the reconnects metric.
 func causeOf(err error) string {
+	if c := refusal(err); c != "" {
+		return c
+	}
 	switch {
 	case errors.Is(err, ucwa.ErrUnauthorized):
 		return "unauthorized"
@@ -85,6 +91,35 @@ func causeOf(err error) string {
 	return "other"
 }
 
+// refusal names an answer that PROTOCOL.md says not to retry at backoff
+// speed (§2.2, §4.3, §13.9), or returns "": credentials refused (400
+// invalid_grant; retrying fast locks the account out of Active Directory),
+// 410 TooManyApplications or UserAgentNotAllowed, and any other 4xx but
+// 401, 403 (re-authentication and rediscovery), 404 and 409 (recoveries of
+// their own), 408 and 429 (transient).
+func refusal(err error) string {
+	if errors.Is(err, ucwa.ErrInvalidGrant) {
+		return "credentials"
+	}
+	var ue *ucwa.Error
+	if !errors.As(err, &ue) || errors.Is(err, ucwa.ErrApplicationGone) {
+		return ""
+	}
+	switch {
+	case ue.Status == 410 && strings.EqualFold(ue.Subcode, "TooManyApplications"):
+		return "too_many_applications"
+	case ue.Status == 410 && strings.EqualFold(ue.Subcode, "UserAgentNotAllowed"):
+		return "user_agent_not_allowed"
+	case ue.Status >= 400 && ue.Status < 500:
+		switch ue.Status {
+		case 401, 403, 404, 408, 409, 429:
+			return ""
+		}
+		return "refused"
+	}
+	return ""
+}
+
 // wait sleeps before the next attempt after err: the server's Retry-After
 // when it gave one, else the next backoff step.
 func (a *account) wait(ctx context.Context, b *backoff.ExponentialBackOff, err error) bool {
@@ -96,9 +131,12 @@ func (a *account) wait(ctx context.Context, b *backoff.ExponentialBackOff, err e
 }
 
 // retry runs fn until it succeeds or ctx ends, recovering between
-// attempts as the error asks, with backoff.
+// attempts as the error asks, with backoff. An answer that must not be
+// retried fast (refusal) raises an alarm, makes the account not ready
+// with the cause, and is retried only every SlowRetry.
 func (a *account) retry(ctx context.Context, op string, fn func() error) error {
 	b := a.e.newBackoff()
+	defer a.setBlocked("")
 	for {
 		err := fn()
 		if err == nil {
@@ -107,16 +145,38 @@ func (a *account) retry(ctx context.Context, op string, fn func() error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, store.ErrFenced) {
+		if errors.Is(err, store.ErrFenced) || errors.Is(err, errLeaseLost) {
 			return err
 		}
 		cause := causeOf(err)
 		a.e.met.reconnects.WithLabelValues(a.addr, cause).Inc()
-		a.log.WithError(err).WithField("op", op).WithField("cause", cause).Warn("retrying")
+		log := a.log.WithError(err).WithFields(logrus.Fields{"op": op, "cause": cause})
+		var ue *ucwa.Error
+		if errors.As(err, &ue) {
+			log = log.WithFields(logrus.Fields{"status": ue.Status, "code": ue.Code, "subcode": ue.Subcode})
+		}
+		if refusal(err) != "" {
+			slow := jitter(a.e.cfg.SlowRetry, 0.1)
+			a.e.met.alarms.WithLabelValues(a.addr, cause).Inc()
+			a.setBlocked(fmt.Sprintf("%s refused (cause=%s: %v); next attempt in %s", op, cause, err, slow.Round(time.Second)))
+			log.WithField("retry_in", slow.String()).Error("ALARM: the server refuses the account; retrying only slowly")
+			if !sleep(ctx, slow) {
+				return ctx.Err()
+			}
+			continue
+		}
+		log.Warn("retrying")
 		if !a.wait(ctx, b, err) {
 			return ctx.Err()
 		}
 	}
+}
+
+// setBlocked records why connecting waits at SlowRetry speed ("" clears it).
+func (a *account) setBlocked(why string) {
+	a.mu.Lock()
+	a.blocked = why
+	a.mu.Unlock()
 }
 
 // call runs one UCWA operation of the running application and applies

@@ -92,25 +92,37 @@ type account struct {
 	polled   int
 	pgetSent time.Time
 	pollNote chan struct{}
+
+	// Lease and readiness (lease.go, status.go).
+	leaseUntil   time.Time       // when the held lease expires by this instance's clock
+	tenure       context.Context // the current lease tenure's context (nil: none)
+	seenHolder   string          // the other instance holding the lease while standing by
+	storeOK      time.Time       // when the store last answered the health probe
+	storeErr     error           // the health probe's last error (nil after an answer)
+	blocked      string          // why connecting waits at SlowRetry speed ("" when not)
+	lastReplaced time.Time       // when the event channel was last taken (409 PGetReplaced)
 }
 
 func newAccount(e *Engine, cfg Account) (*account, error) {
 	addr := normalizeAddress(cfg.Address)
+	a := &account{e: e}
 	c, err := ucwa.New(ucwa.Config{
-		DiscoveryURL: cfg.DiscoveryURL,
-		TrustedHosts: cfg.TrustedHosts,
-		Address:      addr,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		TokenSource:  cfg.TokenSource,
-		UserAgent:    cfg.UserAgent,
-		EndpointID:   cfg.EndpointID,
-		HTTPClient:   e.hc,
+		DiscoveryURL:   cfg.DiscoveryURL,
+		TrustedHosts:   cfg.TrustedHosts,
+		Address:        addr,
+		Username:       cfg.Username,
+		Password:       cfg.Password,
+		TokenSource:    cfg.TokenSource,
+		UserAgent:      cfg.UserAgent,
+		EndpointID:     cfg.EndpointID,
+		HTTPClient:     e.hc,
+		RequestTimeout: e.cfg.RequestTimeout,
+		BeforeSend:     a.mayCall,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bot: %s: %w", addr, err)
 	}
-	a := &account{
+	*a = account{
 		e:        e,
 		cfg:      cfg,
 		addr:     addr,
@@ -178,42 +190,60 @@ func signal(ch chan struct{}) {
 // run drives the account until ctx ends: it waits for the lease, drives
 // the account while it holds it, and starts over when it loses it.
 func (a *account) run(ctx context.Context) {
+	var probe sync.WaitGroup
+	probe.Add(1)
+	go func() { defer probe.Done(); a.probeStore(ctx) }()
+	defer probe.Wait()
 	for ctx.Err() == nil {
 		a.setState(stateStandby)
-		l, err := a.acquire(ctx)
+		l, sent, err := a.acquire(ctx)
 		if err != nil {
 			break
 		}
-		err = a.drive(ctx, l)
+		err = a.drive(ctx, l, sent)
 		if errors.Is(err, errReplaced) {
-			// Never fight the other client: stay stopped and not ready
-			// until shut down; the lease is kept so that no other
-			// instance of this deployment starts fighting either.
+			// A foreign client polls the application: never fight it.
+			// Stopped and not ready for ReplacedCooldown, holding the lease
+			// so that no other instance of this deployment starts fighting
+			// either; then the lease is released and the account starts
+			// over, so it does not stay dead once the other client is gone.
 			a.setState(stateReplaced)
-			a.keepLease(ctx)
-			break
+			a.log.WithFields(logrus.Fields{"cause": "pget_replaced", "cooldown": a.e.cfg.ReplacedCooldown.String()}).
+				Error("ALARM: another client polls this account's event channel; stopped, trying again after the cool-down")
+			a.holdLease(ctx, a.e.cfg.ReplacedCooldown)
 		}
 	}
-	if a.getState() != stateReplaced {
-		a.setState(stateStopped)
-	}
+	a.setState(stateStopped)
 }
 
-// drive runs the account while it holds lease l. It returns when ctx ends
-// (after a graceful goodbye), when the lease is lost, when an event batch
-// could not be stored within the grace (errStoreDown: the caller stands by
-// and drives the account again), or errReplaced.
-func (a *account) drive(ctx context.Context, l store.Lease) error {
+// drive runs the account while it holds lease l (acquired by a request
+// sent at sent). It returns when ctx ends (after a graceful goodbye), when
+// the lease is lost, when an event batch could not be stored within the
+// grace (errStoreDown: the caller stands by and drives the account again),
+// or errReplaced when a foreign client took the event channel.
+//
+// The tenure's context (leaseCtx) is cancelled with errLeaseLost as soon
+// as the lease is lost or expires by this instance's clock; every UCWA
+// request checks the lease just before it is sent (mayCall).
+func (a *account) drive(ctx context.Context, l store.Lease, sent time.Time) error {
 	dctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// The tenure outlives ctx (a graceful shutdown drains in-flight
+	// handlers under it); it ends at once when the lease is lost.
+	tenure, endTenure := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer endTenure(errTenureEnded)
+	lost := func() {
+		endTenure(errLeaseLost)
+		cancel(errLeaseLost)
+	}
 	a.mu.Lock()
-	a.lease, a.owner = l, true
+	a.lease, a.owner, a.leaseUntil, a.tenure, a.seenHolder = l, true, sent.Add(a.e.cfg.LeaseTTL), tenure, ""
 	a.polled, a.pgetSent, a.lastPoll = 0, time.Time{}, time.Time{}
-	a.stopDrive = func() { cancel(errLeaseLost) }
+	a.stopDrive = lost
 	a.mu.Unlock()
 	defer func() {
 		a.mu.Lock()
-		a.stopDrive = nil
+		a.stopDrive, a.tenure = nil, nil
 		a.mu.Unlock()
 	}()
 	a.e.met.leaseHolder.WithLabelValues(a.addr).Set(1)
@@ -224,31 +254,54 @@ func (a *account) drive(ctx context.Context, l store.Lease) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		a.renew(leaseCtx, func() { cancel(errLeaseLost) })
+		a.renew(leaseCtx, lost)
 	}()
 
-	a.setState(stateConnect)
-	href, err := a.establish(dctx)
 	var runErr error
-	if err == nil {
-		var bg sync.WaitGroup
-		bg.Add(2)
-		go func() { defer bg.Done(); a.feed(dctx) }()
-		go func() { defer bg.Done(); a.keepAlive(dctx) }()
+	var feed sync.WaitGroup
+	for fed := false; ; {
+		a.setState(stateConnect)
+		href, err := a.establish(dctx)
+		if err != nil {
+			break
+		}
+		if !fed {
+			fed = true
+			feed.Add(1)
+			go func() { defer feed.Done(); a.feed(dctx) }()
+		}
+		// One channel round: keep-alive and the poll end together; the
+		// inbox feed runs for the whole tenure.
+		rctx, stopRound := context.WithCancel(dctx)
+		kept := make(chan struct{})
+		go func() { defer close(kept); a.keepAlive(rctx) }()
 		a.setState(stateRunning)
-		runErr = a.poll(dctx, href)
+		runErr = a.poll(rctx, href)
+		stopRound()
+		<-kept
+		if errors.Is(runErr, errReplaced) && a.replacedByOwn() {
+			a.e.met.reconnects.WithLabelValues(a.addr, "pget_replaced_own").Inc()
+			a.log.WithField("cause", "pget_replaced").
+				Warn("event channel taken while this instance holds a valid lease (a late P-GET of a former holder?); opening it again")
+			runErr = nil
+			continue
+		}
 		if runErr != nil {
 			cancel(runErr)
 		} else {
 			cancel(nil)
 		}
-		bg.Wait()
+		break
 	}
+	feed.Wait()
 	cause := context.Cause(dctx)
+	if errors.Is(cause, errLeaseLost) {
+		endTenure(cause) // the poller saw the lease move (ErrFenced, a new holder)
+	}
 	switch {
 	case errors.Is(cause, errLeaseLost):
 		a.setState(stateLeaseLost)
-		a.log.Error("lease lost: this instance stops driving the account")
+		a.log.WithError(cause).Error("lease lost: this instance stops driving the account")
 		a.finish(a.e.q.dropAccount(a)...)
 		a.waitInflight(ctx, a.e.cfg.DrainTimeout)
 		a.clearInflight()
@@ -257,6 +310,10 @@ func (a *account) drive(ctx context.Context, l store.Lease) error {
 		a.clearInflight()
 		stopLease()
 		wg.Wait()
+		a.mu.Lock()
+		a.owner = false
+		a.mu.Unlock()
+		a.e.met.leaseHolder.WithLabelValues(a.addr).Set(0)
 		return errReplaced
 	case errors.Is(cause, errStoreDown) && ctx.Err() == nil:
 		a.setState(stateStandby)
@@ -274,6 +331,73 @@ func (a *account) drive(ctx context.Context, l store.Lease) error {
 	a.mu.Unlock()
 	a.e.met.leaseHolder.WithLabelValues(a.addr).Set(0)
 	return cause
+}
+
+// replacedByOwn reports whether a 409 PGetReplaced is to be answered by
+// polling again: this instance still holds a valid lease (the poller
+// checked that the store names it) and the channel was not taken within
+// ReplacedCooldown before. One of this deployment's own instances that
+// lost the lease sends at most one late P-GET (mayCall stops the rest), so
+// a second replacement within the cool-down is a foreign client.
+func (a *account) replacedByOwn() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	first := a.lastReplaced.IsZero() || now.Sub(a.lastReplaced) >= a.e.cfg.ReplacedCooldown
+	a.lastReplaced = now
+	return first && a.owner && now.Before(a.leaseUntil)
+}
+
+// errTenureEnded ends a lease tenure's context after the account stopped
+// driving (graceful shutdown after the drain, a stand-by, PGetReplaced).
+var errTenureEnded = errors.New("lease tenure ended")
+
+// leaseCtx returns the context of the current lease tenure: it is
+// cancelled, with cause errLeaseLost, as soon as this instance loses the
+// account's lease (the store says so, or it expires by this instance's
+// clock), and with errTenureEnded once the account stopped driving after
+// its drain. A graceful shutdown does not cancel it: in-flight handlers
+// drain under it. Work done for the account — handlers, sends — should
+// run on a context joined with it (underLease), so that an instance that
+// lost the lease stops at once. Without a tenure it returns a context that
+// is already cancelled.
+func (a *account) leaseCtx() context.Context {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tenure != nil {
+		return a.tenure
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errLeaseLost)
+	return ctx
+}
+
+// underLease returns ctx joined with a lease tenure's context (leaseCtx):
+// it ends when either does, with the tenure's cause (errLeaseLost) when
+// the lease ended it. Call the CancelFunc when done.
+func underLease(ctx, tenure context.Context) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(tenure, func() { cancel(context.Cause(tenure)) })
+	return c, func() {
+		stop()
+		cancel(context.Canceled)
+	}
+}
+
+// errNotHolder is a UCWA request stopped because this instance does not
+// hold the account's lease (or it expired by this instance's clock).
+var errNotHolder = fmt.Errorf("%w: this instance does not hold the account's lease", errLeaseLost)
+
+// mayCall is the UCWA client's BeforeSend: a request for the account
+// leaves only while this instance holds an unexpired lease.
+func (a *account) mayCall(context.Context) error {
+	a.mu.Lock()
+	ok := a.owner && time.Now().Before(a.leaseUntil)
+	a.mu.Unlock()
+	if !ok {
+		return errNotHolder
+	}
+	return nil
 }
 
 // goodbye is the graceful end: drain in-flight work, set presence, delete
@@ -313,6 +437,7 @@ func (a *account) establish(ctx context.Context) (string, error) {
 		if err := a.client.SignIn(ctx); err != nil {
 			return fmt.Errorf("sign in: %w", err)
 		}
+		a.log.WithField("step", "sign_in").Debug("signed in")
 		sess, err := a.e.store.LoadSession(ctx, a.addr)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("load session: %w", err)
@@ -375,6 +500,7 @@ func (a *account) newApplication(ctx context.Context) (string, error) {
 	a.mu.Lock()
 	a.sub = nil
 	a.mu.Unlock()
+	a.log.WithFields(logrus.Fields{"step": "application_created", "application": app.URL}).Debug("application created")
 	if err := a.makeAvailable(ctx); err != nil {
 		return "", err
 	}
@@ -393,10 +519,21 @@ func (a *account) setApp(app *ucwa.Application) {
 	a.mu.Unlock()
 }
 
+// makeAvailable posts makeMeAvailable. When the server took it and only
+// the read of the application after it failed (ucwa.ErrNotRefreshed), the
+// bot is available: it logs that and succeeds, so the caller polls at once;
+// the next reportMyActivity reads the missing links.
 func (a *account) makeAvailable(ctx context.Context) error {
 	app, _ := a.currentApp()
-	if err := a.client.MakeMeAvailable(ctx, app, ucwa.AvailabilityOptions{}); err != nil {
+	err := a.client.MakeMeAvailable(ctx, app, ucwa.AvailabilityOptions{})
+	if err != nil && !errors.Is(err, ucwa.ErrNotRefreshed) {
 		return fmt.Errorf("makeMeAvailable: %w", err)
+	}
+	log := a.log.WithFields(logrus.Fields{"step": "available", "application": app.URL})
+	if err != nil {
+		log.WithError(err).Warn("makeMeAvailable accepted but the application could not be read again; polling now, its links are read with the next reportMyActivity")
+	} else {
+		log.Debug("available")
 	}
 	a.mu.Lock()
 	a.lastActivity = time.Now()

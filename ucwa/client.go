@@ -56,7 +56,15 @@ type Config struct {
 	// DiscoveryURL that may receive the password, tokens and UCWA requests, e.g. a pool FQDN
 	// in another domain.
 	TrustedHosts []string
+	// BeforeSend, when set, is called just before every request is sent (and before a token
+	// is fetched for it). An error stops the request unsent: the call fails with an error
+	// that matches it and ErrNotSent. The engine uses it to send nothing for an account whose
+	// lease this instance no longer holds.
+	BeforeSend func(ctx context.Context) error
 }
+
+// ErrNotSent is a request that Config.BeforeSend stopped before it left.
+var ErrNotSent = errors.New("ucwa: request not sent")
 
 const redacted = "[redacted]"
 
@@ -162,13 +170,16 @@ func (c *Client) Do(ctx context.Context, method, href, contentType string, body 
 
 func (c *Client) do(ctx context.Context, method, href, contentType string, body []byte, scope errScope) (*http.Response, []byte, error) {
 	for attempt := 0; ; attempt++ {
+		if err := c.beforeSend(ctx, method, href); err != nil {
+			return nil, nil, err
+		}
 		tok, err := c.tokens.Token()
 		if err != nil {
 			return nil, nil, err
 		}
 		resp, data, err := c.send(ctx, c.hc, method, href, contentType, body, tok.AccessToken)
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !errors.Is(err, ErrNotSent) {
 				c.noteOutcome(0)
 			}
 			return nil, nil, err
@@ -225,6 +236,9 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 	if err := c.checkHost(href, "a link in a response"); err != nil {
 		return nil, nil, err
 	}
+	if err := c.beforeSend(ctx, method, href); err != nil {
+		return nil, nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, href, rd)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ucwa: %s %s: %w", method, redactURL(href), err)
@@ -247,6 +261,17 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 		return nil, nil, redactErr(method, href, err)
 	}
 	return resp, data, nil
+}
+
+// beforeSend runs Config.BeforeSend for a request about to leave.
+func (c *Client) beforeSend(ctx context.Context, method, href string) error {
+	if c.cfg.BeforeSend == nil {
+		return nil
+	}
+	if err := c.cfg.BeforeSend(ctx); err != nil {
+		return fmt.Errorf("ucwa: %s %s: %w: %w", method, redactURL(href), ErrNotSent, err)
+	}
+	return nil
 }
 
 // longPollKey marks a context whose request is a P-GET, which Config.RequestTimeout does not

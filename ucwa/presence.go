@@ -3,8 +3,15 @@ package ucwa
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
+
+// ErrNotRefreshed is makeMeAvailable accepted by the server but the application not read
+// again after it: the bot is available and its event channel works, only the links that appear
+// after makeMeAvailable (reportMyActivity, presence, note) are not known yet. ReportMyActivity
+// reads them when they are missing.
+var ErrNotRefreshed = errors.New("ucwa: makeMeAvailable accepted, application not read again")
 
 // AvailabilityOptions is the makeMeAvailable input (PROTOCOL.md §5.1).
 type AvailabilityOptions struct {
@@ -24,7 +31,9 @@ type makeMeAvailableInput struct {
 
 // MakeMeAvailable posts makeMeAvailable, ending lurker mode, then refreshes the application so
 // that presence, note and reportMyActivity links appear. When the link is already gone because
-// the application is available, it only refreshes.
+// the application is available, it only refreshes. When the POST succeeded and only the read
+// after it failed, the error matches ErrNotRefreshed (and the read's error): the application
+// is available and should be polled at once.
 func (c *Client) MakeMeAvailable(ctx context.Context, app *Application, o AvailabilityOptions) error {
 	href := app.Link("makeMeAvailable")
 	if href == "" {
@@ -52,14 +61,24 @@ func (c *Client) MakeMeAvailable(ctx context.Context, app *Application, o Availa
 	if _, _, err := c.post(ctx, href, body, scopeAny); err != nil {
 		return fmt.Errorf("ucwa: makeMeAvailable: %w", err)
 	}
-	return c.Refresh(ctx, app)
+	if err := c.Refresh(ctx, app); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotRefreshed, err)
+	}
+	return nil
 }
 
 // ReportMyActivity posts reportMyActivity (§5.2); call it well inside every 4 minutes. Without
-// the link (before makeMeAvailable) the error matches ErrMakeMeAvailableRequired, as does the
-// server's 409.
+// the link it reads the application again first (the read after makeMeAvailable may have
+// failed, ErrNotRefreshed); still without it (before makeMeAvailable) the error matches
+// ErrMakeMeAvailableRequired, as does the server's 409.
 func (c *Client) ReportMyActivity(ctx context.Context, app *Application) error {
 	href := app.Link("reportMyActivity")
+	if href == "" {
+		if err := c.Refresh(ctx, app); err != nil {
+			return fmt.Errorf("ucwa: reportMyActivity: %w", err)
+		}
+		href = app.Link("reportMyActivity")
+	}
 	if href == "" {
 		return fmt.Errorf("ucwa: reportMyActivity: no link: %w", ErrMakeMeAvailableRequired)
 	}

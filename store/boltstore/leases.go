@@ -51,6 +51,16 @@ func (r leaseRecord) lease(account string) store.Lease {
 	return store.Lease{Account: account, Owner: r.Owner, Token: r.Token, Expires: time.Unix(0, r.Expires)}
 }
 
+// nextToken draws a fencing token: the larger of the last one plus one
+// and the clock in milliseconds times 1000, as the Redis store does, so
+// tokens keep growing when the file is lost or replaced by an older copy
+// (the old holder's token is then refused) as long as the clock does not
+// step back by more than the time between the two acquisitions; up to
+// 1000 acquisitions a millisecond stay ordered.
+func nextToken(last uint64, now time.Time) uint64 {
+	return max(last+1, uint64(now.UnixMilli())*1000)
+}
+
 // errHeld carries the holder out of a transaction.
 type errHeld struct{ owner string }
 
@@ -86,7 +96,7 @@ func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl tim
 			if err != nil {
 				return err
 			}
-			tok := getU64(meta.Get(keyFence)) + 1
+			tok := nextToken(getU64(meta.Get(keyFence)), now)
 			if err := meta.Put(keyFence, u64(tok)); err != nil {
 				return err
 			}

@@ -86,3 +86,46 @@ func testLeaseTakeover(t *testing.T, newStore NewStore) {
 		t.Fatalf("old holder's acquire = %v, want ErrLeaseHeld", err)
 	}
 }
+
+// testFenceAfterDataLoss: a store whose data is gone (Redis restarted
+// empty, the embedded file lost or restored from an old copy) still hands
+// out fencing tokens above the ones it gave before, so the old holder's
+// writes are refused: a fresh, empty storage stands for the lost one.
+func testFenceAfterDataLoss(t *testing.T, newStore NewStore) {
+	acct := account()
+	var old store.Lease
+	t.Run("before_the_loss", func(t *testing.T) {
+		s, ctx := newStore(t), ctxFor(t)
+		for _, owner := range []string{"a", "b", "c"} {
+			if old.Owner != "" {
+				must(t, s.ReleaseLease(ctx, old), "release")
+			}
+			var err error
+			old, err = s.AcquireLease(ctx, acct, owner, time.Minute)
+			must(t, err, "acquire "+owner)
+		}
+	})
+	if old.Owner == "" {
+		t.Fatal("no lease before the loss")
+	}
+	time.Sleep(2 * time.Millisecond) // tokens may come from a millisecond clock
+	t.Run("after_the_loss", func(t *testing.T) {
+		s, ctx := newStore(t), ctxFor(t)
+		cur, err := s.AcquireLease(ctx, acct, "d", time.Minute)
+		must(t, err, "acquire on the emptied storage")
+		if cur.Token <= old.Token {
+			t.Fatalf("token after the data loss = %d, want more than the old holder's %d", cur.Token, old.Token)
+		}
+		entry := store.Entry{EventID: "e1", Conversation: "c1", Payload: []byte("{}")}
+		if err := s.Append(ctx, acct, old.Token, []store.Entry{entry}); !errors.Is(err, store.ErrFenced) {
+			t.Fatalf("old holder's append = %v, want ErrFenced", err)
+		}
+		if err := s.SaveSession(ctx, acct, old.Token, store.Session{ApplicationURL: "/app/old"}); !errors.Is(err, store.ErrFenced) {
+			t.Fatalf("old holder's save session = %v, want ErrFenced", err)
+		}
+		if _, err := s.RenewLease(ctx, old, time.Minute); !errors.Is(err, store.ErrFenced) {
+			t.Fatalf("old holder's renewal = %v, want ErrFenced", err)
+		}
+		must(t, s.Append(ctx, acct, cur.Token, []store.Entry{entry}), "the new holder's append")
+	})
+}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"lease_acquire_and_held", testLeaseHeld},
 		{"lease_renew_and_release", testLeaseRenewRelease},
 		{"lease_expiry_takeover_grows_token", testLeaseTakeover},
+		{"fence_tokens_grow_after_data_loss", testFenceAfterDataLoss},
 		{"ping", testPing},
 	}
 	for _, tc := range tests {

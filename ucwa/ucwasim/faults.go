@@ -2,6 +2,8 @@ package ucwasim
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -62,6 +64,13 @@ func (s *Server) matchFault(method, rel, who string) *Fault {
 // served normally (a pure delay).
 func (s *Server) applyFault(w *recorder, r *http.Request, f *Fault) bool {
 	if f.Delay > 0 {
+		// Read the body first (kept for the normal answer): the server
+		// notices a client that gives up (its context ends) only once the
+		// request body is consumed.
+		if r.Body != nil {
+			b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		t := time.NewTimer(f.Delay)
 		select {
 		case <-t.C:
