@@ -53,7 +53,7 @@ func (a *account) feed(ctx context.Context) {
 				continue
 			}
 			a.e.met.queueDepth.WithLabelValues(a.addr).Set(float64(n))
-			a.e.q.push(a.addr+"\x00"+en.Conversation, job{acct: a, entry: en})
+			a.e.q.push(a.addr+"\x00"+en.Conversation, job{acct: a, entry: en, lease: a.leaseCtx()})
 			added++
 		}
 		if added == 0 && len(entries) > 0 {
@@ -141,8 +141,22 @@ func (e *Engine) work(ctx context.Context) {
 			e.q.done(key)
 			a.finish(en.ID)
 		}
-		c, ev, fired, herr, ok := a.handle(ctx, en)
-		if !ok {
+		if j.lease == nil {
+			j.lease = a.leaseCtx()
+		}
+		if j.lease.Err() != nil {
+			// The tenure that read the entry ended: it stays in the inbox
+			// for the next holder.
+			release()
+			continue
+		}
+		hctx, stop := underLease(ctx, j.lease)
+		c, ev, fired, herr, ok := a.handle(hctx, en)
+		cut := errors.Is(context.Cause(hctx), errLeaseLost)
+		stop()
+		if !ok || cut {
+			// Handlers cut short by the end of the lease tenure: the entry
+			// is not completed, the next holder replays it.
 			release()
 			continue
 		}

@@ -99,8 +99,9 @@ func (a *account) recoverPoll(ctx context.Context, b interface{ NextBackOff() ti
 			log.Warn("event channel taken over by the account's new lease holder; standing by")
 			return "", errLeaseLost
 		}
-		log.Error("ALARM: another client polls this application's event channel; stopping this account, not fighting it")
-		a.e.met.alarms.WithLabelValues(a.addr, "pget_replaced").Inc()
+		// This instance holds the lease: the caller tells a late P-GET of
+		// one of this deployment's instances from a foreign client.
+		log.Warn("event channel taken over while this instance holds the lease")
 		return "", errReplaced
 	case errors.Is(err, ucwa.ErrUnauthorized):
 		log.Warn("event channel: token refused; signing in again")

@@ -11,6 +11,9 @@ import (
 type job struct {
 	acct  *account
 	entry store.Entry
+	// lease is the lease tenure the entry was read in (account.leaseCtx):
+	// its handlers stop when the tenure ends.
+	lease context.Context
 }
 
 // convQueue orders the jobs of one conversation: at most one of its jobs

@@ -208,6 +208,7 @@ func (a *account) run(ctx context.Context) {
 			// either; then the lease is released and the account starts
 			// over, so it does not stay dead once the other client is gone.
 			a.setState(stateReplaced)
+			a.e.met.alarms.WithLabelValues(a.addr, "pget_replaced").Inc()
 			a.log.WithFields(logrus.Fields{"cause": "pget_replaced", "cooldown": a.e.cfg.ReplacedCooldown.String()}).
 				Error("ALARM: another client polls this account's event channel; stopped, trying again after the cool-down")
 			a.holdLease(ctx, a.e.cfg.ReplacedCooldown)
