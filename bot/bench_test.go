@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/store"
 	"github.com/ucwabot/ucwabot/store/redisstore"
 	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
@@ -55,12 +57,14 @@ func benchRedis(b *testing.B) store.Store {
 	return st
 }
 
-func benchPath(b *testing.B, st store.Store, convs, window int) {
+func benchPath(b *testing.B, inner store.Store, convs, window int) {
+	st := newCountingStore(inner)
 	sim := newSim(b, 1)
 	cfg := testConfig(sim)
 	cfg.Workers = 32
 	cfg.QueueSize = 1024
 	cfg.PollTimeout = 30 * time.Second
+	cfg.LeaseTTL = 15 * time.Second
 	set := loadRules(b, `
 rules:
   - name: count
@@ -71,7 +75,12 @@ rules:
 `)
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
-	e, err := New(cfg, WithStore(st), WithRules(staticRules{set}), WithLogger(log))
+	var echoed atomic.Int64 // replies the event channel reported back
+	e, err := New(cfg, WithStore(st), WithRules(staticRules{set}), WithLogger(log), WithObserver(observerFunc(func(ev event.Event) {
+		if ev.Kind == event.MessageSent {
+			echoed.Add(1)
+		}
+	})))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,22 +96,25 @@ rules:
 		}
 		cs[i] = c
 	}
-	replies := func() int { return len(sim.Sent(botURI)) }
+	replies := func() int { return int(echoed.Load()) }
 	wait := func(n int) {
 		deadline := time.Now().Add(time.Minute)
 		for replies() < n {
 			if time.Now().After(deadline) {
 				b.Fatalf("%d replies after a minute, want %d", replies(), n)
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(500 * time.Microsecond)
 		}
 	}
 	wait(convs)
 	base := replies()
+	st.mu.Lock()
+	clear(st.calls)
+	st.mu.Unlock()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for i-(replies()-base) >= window {
-			time.Sleep(100 * time.Microsecond)
+		if i-(replies()-base) >= window {
+			wait(base + i - window/2)
 		}
 		if err := cs[i%convs].Say(aliceURI, fmt.Sprintf("m%d", i)); err != nil {
 			b.Fatal(err)
@@ -110,4 +122,12 @@ rules:
 	}
 	wait(base + b.N)
 	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(st.get("AppendBatch"))/n, "appends/msg")
+	b.ReportMetric(float64(st.get("CompleteBatch"))/n, "groups/msg")
+	b.ReportMetric(float64(st.get("LoadState"))/n, "loads/msg")
 }
+
+type observerFunc func(event.Event)
+
+func (f observerFunc) EventHandled(ev event.Event, _ []string, _ error) { f(ev) }

@@ -93,11 +93,7 @@ func (s *Store) appendBatch(op, account string, fence int64, b store.Batch) (int
 		if err != nil {
 			return err
 		}
-		if k, _ := inbox.Cursor().Last(); k != nil {
-			s.initReplayBound(account, getU64(k))
-		} else {
-			s.initReplayBound(account, 0)
-		}
+		s.initReplayBound(account, inbox.Sequence())
 		done := sub(tx, account, bucketDone)
 		now := time.Now()
 		for i, e := range entries {
@@ -214,9 +210,7 @@ func (s *Store) replayBound(account string) (uint64, error) {
 	}
 	err := s.view("pending", account, func(tx *bolt.Tx) error {
 		if inbox := sub(tx, account, bucketInbox); inbox != nil {
-			if k, _ := inbox.Cursor().Last(); k != nil {
-				upTo = getU64(k)
-			}
+			upTo = inbox.Sequence() // the last sequence handed out
 		}
 		return nil
 	})
