@@ -110,6 +110,7 @@ rules:
 	base := replies()
 	st.mu.Lock()
 	clear(st.calls)
+	st.payloads = nil
 	st.mu.Unlock()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -126,6 +127,15 @@ rules:
 	b.ReportMetric(float64(st.get("AppendBatch"))/n, "appends/msg")
 	b.ReportMetric(float64(st.get("CompleteBatch"))/n, "groups/msg")
 	b.ReportMetric(float64(st.get("LoadState"))/n, "loads/msg")
+	st.mu.Lock()
+	size := 0
+	for _, p := range st.payloads {
+		size += len(p)
+	}
+	if len(st.payloads) > 0 {
+		b.ReportMetric(float64(size)/float64(len(st.payloads)), "B/entry")
+	}
+	st.mu.Unlock()
 }
 
 type observerFunc func(event.Event)

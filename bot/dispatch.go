@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -94,6 +93,7 @@ func (a *account) finish(ids ...string) {
 }
 
 func (a *account) clearInflight() {
+	a.handoff.reset()
 	a.mu.Lock()
 	a.inflight = map[string]bool{}
 	if a.drained != nil {
@@ -182,10 +182,13 @@ func (e *Engine) work(ctx context.Context) {
 // completed (a crash, a takeover) whose event is done runs nothing.
 func (a *account) handle(ctx context.Context, en store.Entry) (c store.Completion, ev event.Event, fired []string, herr error, ok bool) {
 	c = store.Completion{Entry: en, Fence: a.fence(), DoneTTL: a.e.cfg.DoneTTL}
-	var env envelope
-	if err := json.Unmarshal(en.Payload, &env); err != nil {
-		a.log.WithError(err).WithField("entry", en.ID).Error("undecodable inbox entry; dropping it")
-		return c, ev, nil, nil, true
+	env, fresh := a.handoff.take(en.ID)
+	if !fresh {
+		var err error
+		if env, err = decodeEntry(en.Payload, a.addr, en.Conversation); err != nil {
+			a.log.WithError(err).WithField("entry", en.ID).Error("undecodable inbox entry; dropping it")
+			return c, ev, nil, nil, true
+		}
 	}
 	ev = env.Event
 	log := a.log.WithFields(logrus.Fields{"event": ev.ID, "kind": ev.Kind, "conversation": ev.Conversation.ID})

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -213,21 +212,23 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	set := a.e.rules.Current()
 	sentToWorkers := set != nil && set.Handles(event.MessageSent)
 	entries := make([]store.Entry, 0, len(envs))
+	kept := make([]int, 0, len(envs)) // index in envs of each entry
 	var skipped []event.Event
-	for _, env := range envs {
+	for i, env := range envs {
 		a.e.met.events.WithLabelValues(a.addr, string(env.Event.Kind)).Inc()
 		a.observeEvent(env.Event)
 		if env.Event.Kind == event.MessageSent && !sentToWorkers {
 			skipped = append(skipped, env.Event)
 			continue
 		}
-		a.slimLinks(&env)
-		payload, err := json.Marshal(env)
+		a.slimLinks(&env) // env is a copy: envs[i] keeps the links
+		payload, err := encodeEntry(&env)
 		if err != nil {
 			a.log.WithError(err).Error("encode event")
 			continue
 		}
 		entries = append(entries, store.Entry{EventID: env.Event.ID, Conversation: env.Event.ConversationID(), Payload: payload})
+		kept = append(kept, i)
 	}
 	next := b.Continue()
 	if b.Resume != "" {
@@ -268,6 +269,11 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	})
 	if err != nil {
 		return "", err
+	}
+	for j, en := range entries {
+		if en.ID != "" {
+			a.handoff.put(en.ID, envs[kept[j]])
+		}
 	}
 	if len(entries) > 0 {
 		signal(a.wake)

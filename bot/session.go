@@ -58,6 +58,8 @@ type account struct {
 	// storedLinks are the conversation links the poller last wrote to the
 	// inbox (poller goroutine only; see slimLinks).
 	storedLinks map[string]convLinks
+	// handoff holds what the poller stored for this process's workers.
+	handoff handoff
 
 	wake   chan struct{} // an in-flight event finished
 	extend chan struct{} // the server warned a subscription expires
@@ -140,6 +142,7 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 	a.tr = newTranslator(addr, a.links, c.Get)
 	a.states = newStateCache(stateCacheIdle)
 	a.commits = &committer{a: a}
+	a.handoff.max = int(e.cfg.InboxMax)
 	return a, nil
 }
 
