@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 
@@ -58,6 +59,22 @@ func (l convLinks) equal(o convLinks) bool {
 		l.AddParticipant == o.AddParticipant && l.Accept == o.Accept && l.Decline == o.Decline &&
 		l.Subject == o.Subject && l.ThreadID == o.ThreadID && l.Direction == o.Direction &&
 		slices.Equal(l.Formats, o.Formats)
+}
+
+// sum is a 64-bit hash of the links, to tell a change without keeping a
+// copy.
+func (l convLinks) sum() uint64 {
+	h := fnv.New64a()
+	for _, f := range []string{l.Self, l.Messaging, l.SendMessage, l.SetIsTyping, l.StopMessaging,
+		l.AddParticipant, l.Accept, l.Decline, l.Subject, l.ThreadID, l.Direction} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	for _, f := range l.Formats {
+		h.Write([]byte(f))
+		h.Write([]byte{1})
+	}
+	return h.Sum64()
 }
 
 // linkCache holds the links of an account's conversations, keyed by the

@@ -300,14 +300,15 @@ func (a *account) slimLinks(env *envelope) {
 		delete(a.storedLinks, conv)
 		return
 	}
-	if prev, ok := a.storedLinks[conv]; ok && prev.equal(env.Links) {
+	sum := env.Links.sum()
+	if prev, ok := a.storedLinks[conv]; ok && prev == sum {
 		env.Links = convLinks{}
 		return
 	}
 	if a.storedLinks == nil {
-		a.storedLinks = map[string]convLinks{}
+		a.storedLinks = map[string]uint64{}
 	}
-	a.storedLinks[conv] = env.Links
+	a.storedLinks[conv] = sum
 }
 
 // sentOperations returns the operationIds of the operations the batch

@@ -57,7 +57,7 @@ type account struct {
 	inboxLen atomic.Int64 // the inbox length the last batch write returned
 	// storedLinks are the conversation links the poller last wrote to the
 	// inbox (poller goroutine only; see slimLinks).
-	storedLinks map[string]convLinks
+	storedLinks map[string]uint64 // conversation → convLinks.sum
 	// handoff holds what the poller stored for this process's workers.
 	handoff handoff
 
