@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/store"
 )
 
@@ -153,5 +154,46 @@ rules:
 	}
 	if withLinks == 0 || withLinks > 2 {
 		t.Errorf("%d of %d inbox payloads carry the conversation's links, want them once (at most twice, as they change when messaging starts)", withLinks, len(st.payloads))
+	}
+}
+
+func TestEngine_an_ended_conversation_leaves_no_state(t *testing.T) {
+	sim := newSim(t, 1)
+	st := tempBolt(t)
+	set := loadRules(t, `
+rules:
+  - name: count
+    on: [message.received]
+    do:
+      - count: {}
+      - echo: {prefix: "echo: "}
+`)
+	r := start(t, testConfig(sim), st, set)
+	ctx := context.Background()
+	ended, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := sim.Invite(bobURI, botURI, "b0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, ended.ID(), "echo: m0")
+	waitReplies(t, sim, open.ID(), "echo: b0")
+	if ids, err := st.Conversations(ctx, botURI); err != nil || len(ids) != 2 {
+		t.Fatalf("conversations with state = %q, %v; want two", ids, err)
+	}
+	if err := ended.HangUp(aliceURI); err != nil {
+		t.Fatal(err)
+	}
+	r.obs.waitFor(t, "conversation.ended", 10*time.Second, hasKind(event.ConversationEnded))
+	waitReplies(t, sim, open.ID(), "echo: b0")
+	ids, err := st.Conversations(ctx, botURI)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("conversations with state after one ended = %q, %v; want only the open one", ids, err)
+	}
+	f, err := st.LoadState(ctx, botURI, ids[0])
+	if err != nil || string(f["count"]) != "1" {
+		t.Fatalf("state of the open conversation = %v, %v; want count 1", f, err)
 	}
 }

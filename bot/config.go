@@ -48,6 +48,11 @@ type Config struct {
 	// lives, and the server expires an application that was not polled
 	// for 15 minutes; a longer window only costs store memory.
 	DoneTTL time.Duration
+	// KeepEndedState keeps a conversation's state after conversation.ended
+	// (until the store's state TTL). By default the end removes it, with
+	// its entry in the conversation index, so that the store holds only
+	// open conversations.
+	KeepEndedState bool
 	// Shadow evaluates rules and logs what would run, running nothing.
 	Shadow bool
 	// InstanceID names this instance as a lease owner (default

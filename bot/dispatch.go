@@ -230,6 +230,7 @@ func (a *account) handle(ctx context.Context, en store.Entry) (c store.Completio
 	st := event.NewState(fields)
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, en.Redelivered)
 	c.Set, c.Delete = st.Changes()
+	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState
 	return c, ev, fired, herr, true
 }
 

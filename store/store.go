@@ -101,6 +101,9 @@ type Completion struct {
 	Fence int64
 	// DoneTTL is how long the event's done mark is kept for dedupe.
 	DoneTTL time.Duration
+	// Forget removes the conversation's state and its entry in the
+	// conversation index after the change (the conversation ended).
+	Forget bool
 }
 
 // Inbox is the durable per-account queue that the poller fills before it

@@ -372,6 +372,9 @@ func (s *Store) completeTx(tx *bolt.Tx, account string, seq uint64, c store.Comp
 	if c.Entry.Conversation == "" {
 		return nil
 	}
+	if c.Forget {
+		return s.forget(tx, account, c.Entry.Conversation)
+	}
 	return s.applyState(tx, account, c.Entry.Conversation, c.Set, c.Delete, now)
 }
 

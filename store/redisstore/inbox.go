@@ -259,7 +259,11 @@ func (s *Store) complete(ctx context.Context, op, account string, cs []store.Com
 			return fmt.Errorf("redisstore: %s %s: state change for an entry without conversation", op, account)
 		}
 		ks = append(ks, k.done(c.Entry.EventID), k.state(conv))
-		args = append(args, c.Entry.ID, c.Entry.EventID, conv)
+		forget := 0
+		if c.Forget {
+			forget = 1
+		}
+		args = append(args, c.Entry.ID, c.Entry.EventID, conv, forget)
 		if args, err = stateArgs(args, c.Set, c.Delete); err != nil {
 			return fmt.Errorf("redisstore: %s %s: %w", op, account, err)
 		}

@@ -73,15 +73,16 @@ return out
 // KEYS fence, inbox, queued, convs, then done:<event> and state:<conv> per
 // completion.
 // ARGV fence, group, doneTTL ms, stateTTL ms, now ms, then per completion:
-// entryID, eventID, conversation, nset, set pairs..., ndel, deleted fields...
+// entryID, eventID, conversation, forget (1/0), nset, set pairs..., ndel,
+// deleted fields...
 // Returns the number of completions applied (those already done are
 // not), or -1 when fenced.
 var completeScript = redis.NewScript(fenceCheck + applyState + `
 local i, applied = 6, 0
 for c = 1, (#KEYS - 4) / 2 do
   local doneKey, stateKey = KEYS[3 + 2 * c], KEYS[4 + 2 * c]
-  local entry, eid, conv = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
+  local entry, eid, conv, forget = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] == '1'
+  i = i + 4
   local skip = eid ~= '' and redis.call('EXISTS', doneKey) == 1
   if entry ~= '' then
     redis.call('XACK', KEYS[2], ARGV[2], entry)
@@ -99,6 +100,10 @@ for c = 1, (#KEYS - 4) / 2 do
     end
     if conv ~= '' then
       i = applyState(stateKey, KEYS[4], conv, ARGV[4], ARGV[5], i)
+      if forget then
+        redis.call('DEL', stateKey)
+        redis.call('ZREM', KEYS[4], conv)
+      end
     else
       i = i + 2 -- an entry without conversation changes no state
     end

@@ -186,3 +186,33 @@ func testPendingMarksRedelivered(t *testing.T, newStore NewStore) {
 		t.Fatal("an entry appended after the replay is marked redelivered")
 	}
 }
+
+func testCompleteForget(t *testing.T, newStore NewStore) {
+	s, ctx, acct := newStore(t), ctxFor(t), account()
+	must(t, s.Append(ctx, acct, 0, []store.Entry{entry("e1", "c1"), entry("e2", "c1"), entry("e3", "c2")}), "append")
+	es := drain(t, ctx, s, acct)
+	must(t, s.CompleteBatch(ctx, acct, []store.Completion{
+		{Entry: es[0], Set: store.Fields{"n": raw(1)}, DoneTTL: time.Hour},
+		{Entry: es[2], Set: store.Fields{"n": raw(1)}, DoneTTL: time.Hour},
+	}), "complete")
+	// The conversation ends: its last event sets a field and forgets it all.
+	must(t, s.CompleteBatch(ctx, acct, []store.Completion{
+		{Entry: es[1], Set: store.Fields{"bye": raw(true)}, DoneTTL: time.Hour, Forget: true},
+	}), "complete the end")
+	f, err := s.LoadState(ctx, acct, "c1")
+	must(t, err, "load")
+	if len(f) != 0 {
+		t.Fatalf("state of an ended conversation = %s, want none", dump(f))
+	}
+	convs, err := s.Conversations(ctx, acct)
+	must(t, err, "conversations")
+	if len(convs) != 1 || convs[0] != "c2" {
+		t.Fatalf("conversations after c1 ended = %q, want only c2", convs)
+	}
+	done, err := s.Done(ctx, acct, "e2")
+	must(t, err, "done")
+	if !done {
+		t.Fatal("the ended conversation's last event is not done")
+	}
+	assertLen(t, ctx, s, acct, 0)
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"complete_batch_applies_a_group_in_order", testCompleteBatch},
 		{"complete_batch_with_stale_fence_writes_nothing", testCompleteBatchFenced},
 		{"pending_marks_redelivered_entries", testPendingMarksRedelivered},
+		{"complete_forget_removes_the_ended_conversation", testCompleteForget},
 		{"marks_expire", testMarks},
 		{"session_round_trip", testSessions},
 		{"session_holds_no_secret", testSessionNoSecret},
