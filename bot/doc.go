@@ -44,35 +44,45 @@
 //
 // # Nothing lost, nothing twice
 //
-// The poller never waits on handlers: a batch is translated, appended to
-// the account's inbox (store.Inbox) and the cursor saved, and only then is
+// The poller never waits on handlers: each answer of the event channel
+// is translated and written to the account's inbox (store.Inbox) in one
+// round trip with the cursor and the "sent" marks below, and only then is
 // the next P-GET — the acknowledgement — sent. A feeder reads the inbox
 // (at most QueueSize events in flight per account; when full it stops
 // reading, the inbox grows, and the poller waits only past InboxMax) and
 // hands events to the shared workers, which keep each conversation's
-// events in order without a goroutine per conversation. An event leaves
-// the inbox in one atomic Complete with its state changes and its done
-// mark. A replay (crash, restart, takeover) skips done events.
+// events in order without a goroutine per conversation. A handled event
+// leaves the inbox with its state changes and its done mark, all at once,
+// in a group commit: one round trip writes every completion handled while
+// the previous one was written, and the conversation's next event starts
+// only after its predecessor's completion is stored. A conversation's state
+// is read from the store once per lease tenure and then cached (the
+// fenced lease holder is the only writer). conversation.ended removes the
+// conversation's state unless KeepEndedState. The bot's own messages
+// coming back (message.sent) reach the workers only when a rule listens
+// to them. A replay (crash, restart, takeover) skips done events.
 //
 // A reply is sent with an operationId derived from (event id, step,
-// ordinal) and guarded by two marks: "sending" taken before the request,
-// "sent" once the server has it. The server reports every message the bot
-// sent as a message completed event carrying that operationId (and every
-// conversation it started as a messaging invitation event); the poller
-// sets the "sent" mark from it before it acknowledges the batch. A
-// replayed event that finds "sending" but no "sent" cannot know whether
-// the dead run's request reached the server, so it waits until this
-// instance's poller has stored a batch polled since it took the account
-// (the previous holder's unacknowledged events come first) or the event
-// channel showed it had nothing pending, and sends only when the "sent"
-// mark is still missing. Replies are therefore sent exactly once across a
-// kill and takeover when the server echoes the operationId in its
-// completion event and the stored UCWA application is resumed; otherwise
-// (a new application, an event channel that does not answer within
-// min(2×PollTimeout, 30s)) a reply in the crash window is sent at least
-// once and a warning says a duplicate is possible. Accept, decline and
-// addParticipant, which the server does not report with an operationId,
-// are never repeated by a replay (at most once).
+// ordinal). The server reports every message the bot sent as a message
+// completed event carrying that operationId (and every conversation it
+// started as a messaging invitation event); the poller stores a "sent"
+// mark for it in the same write as the batch, before it acknowledges it.
+// A first run of an event sends at once: nothing earlier can have sent its
+// reply. A redelivered event (store.Entry.Redelivered: delivered before and
+// not completed, so a dead run may have sent) cannot know whether the dead
+// run's request reached the server, so it waits until this instance's
+// poller has stored a batch polled since it took the account (the previous
+// holder's unacknowledged events come first) or the event channel showed
+// it had nothing pending, and sends only when the "sent" mark is missing.
+// Replies are therefore sent exactly once across a kill and takeover when
+// the server echoes the operationId in its completion event and the stored
+// UCWA application is resumed; otherwise (a new application, an event
+// channel that does not answer within min(2×PollTimeout, 30s)) a reply in
+// the crash window is sent at least once and a warning says a duplicate is
+// possible. Accept, decline and addParticipant, which the server does not
+// report with an operationId, take a "sending" mark before they go out and
+// are never repeated by a replay (at most once). Marks and done marks live
+// for DoneTTL, the replay window (1h).
 //
 // # Several instances
 //

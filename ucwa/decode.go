@@ -137,6 +137,15 @@ func isEmptyArray(data []byte) bool {
 // DecodeResource decodes a resource body and resolves every href in it (links of embedded
 // resources too) against base, the URL that was requested. A nil base leaves hrefs as sent.
 func DecodeResource(body []byte, base *url.URL) (*Resource, error) {
+	if r, err := fastDecodeResource(body, base); err == nil {
+		return r, nil
+	}
+	return decodeResourceStd(body, base)
+}
+
+// decodeResourceStd is DecodeResource with encoding/json: the reference the
+// fast path agrees with, and the source of positioned errors.
+func decodeResourceStd(body []byte, base *url.URL) (*Resource, error) {
 	var r Resource
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, fmt.Errorf("ucwa: decode resource: %w", jsonErr(body, err))
@@ -173,11 +182,76 @@ func resolveHref(base *url.URL, href string) string {
 	if href == "" || base == nil || hasScheme(href) {
 		return href
 	}
+	if origin, ok := plainOrigin(base); ok && plainAbsPath(href) {
+		// What url.ResolveReference would return, without parsing.
+		return origin + href
+	}
 	ref, err := url.Parse(href)
 	if err != nil {
 		return href
 	}
 	return base.ResolveReference(ref).String()
+}
+
+// plainOrigin returns "scheme://host" of base when resolving an absolute
+// path against it needs nothing more.
+func plainOrigin(base *url.URL) (string, bool) {
+	if base.Scheme == "" || base.Host == "" || base.User != nil || base.Opaque != "" {
+		return "", false
+	}
+	for i := 0; i < len(base.Host); i++ {
+		if !plainByte(base.Host[i]) {
+			return "", false
+		}
+	}
+	return base.Scheme + "://" + base.Host, true
+}
+
+// plainAbsPath reports whether href is an absolute path ("/…", not
+// "//host") of characters url.URL.String writes unchanged, without dot
+// segments, percent escapes in the path or a fragment: resolving it
+// against a base only prefixes the base's origin. The query is kept byte
+// for byte either way.
+func plainAbsPath(href string) bool {
+	if len(href) == 0 || href[0] != '/' || (len(href) > 1 && href[1] == '/') {
+		return false
+	}
+	inQuery := false
+	prev := byte('/')
+	for i := 0; i < len(href); i++ {
+		c := href[i]
+		switch {
+		case c == '?':
+			inQuery = true
+		case c == '#':
+			return false
+		case inQuery:
+			if c <= ' ' || c >= 0x7f {
+				return false
+			}
+		case c == '%':
+			return false
+		case c == '.' && prev == '/':
+			return false // a dot segment, maybe
+		case !plainByte(c):
+			return false
+		}
+		prev = c
+	}
+	return true
+}
+
+// plainByte: a path byte that url.URL.String writes as it is.
+func plainByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '~', '/', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@':
+		return true
+	}
+	return false
 }
 
 // hasScheme reports whether s starts with an RFC 3986 scheme followed by ':'.
@@ -253,6 +327,15 @@ type wireReason struct {
 // _embedded holding one resource or an array, unknown fields, and an absent or empty sender
 // (an empty batch). Errors name the JSON offset or the sender and event index.
 func DecodeBatch(body []byte, base *url.URL) (*Batch, error) {
+	if b, err := fastDecodeBatch(body, base); err == nil {
+		return b, nil
+	}
+	return decodeBatchStd(body, base)
+}
+
+// decodeBatchStd is DecodeBatch with encoding/json: the reference the fast
+// path agrees with, and the source of positioned errors.
+func decodeBatchStd(body []byte, base *url.URL) (*Batch, error) {
 	var w wireBatch
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("ucwa: decode events: %w", jsonErr(body, err))

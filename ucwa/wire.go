@@ -67,11 +67,32 @@ func (r *Resource) Self() string {
 
 // String returns the string property prop, or "" when absent or not a string.
 func (r *Resource) String(prop string) string {
+	if r == nil {
+		return ""
+	}
+	raw := r.Props[prop]
+	if v, ok := plainString(raw); ok {
+		return v
+	}
 	var s string
-	if r == nil || r.Props[prop] == nil || json.Unmarshal(r.Props[prop], &s) != nil {
+	if raw == nil || json.Unmarshal(raw, &s) != nil {
 		return ""
 	}
 	return s
+}
+
+// plainString returns the value of a JSON string without escapes, control
+// or non-ASCII bytes, which is its bytes; ok is false for anything else.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(raw[1 : len(raw)-1]), true
 }
 
 // Strings returns the string-array property prop (a lone string counts as one element), or nil.
@@ -93,6 +114,12 @@ func (r *Resource) Strings(prop string) []string {
 func (r *Resource) Bool(prop string) (v, ok bool) {
 	if r == nil || r.Props[prop] == nil {
 		return false, false
+	}
+	switch string(r.Props[prop]) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
 	}
 	return v, json.Unmarshal(r.Props[prop], &v) == nil
 }
