@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +39,14 @@ func BenchmarkEngine_path(b *testing.B) {
 	}
 }
 
+var benchWorkers = 32
+
+func init() {
+	if v := os.Getenv("UCWABOT_BENCH_WORKERS"); v != "" {
+		benchWorkers, _ = strconv.Atoi(v)
+	}
+}
+
 func benchRedis(b *testing.B) store.Store {
 	prefix := "ucwabot-bench:" + uuid.NewString()[:12]
 	st, err := redisstore.Open(context.Background(), redisTestURL(), redisstore.Options{Prefix: prefix})
@@ -61,7 +71,7 @@ func benchPath(b *testing.B, inner store.Store, convs, window int) {
 	st := newCountingStore(inner)
 	sim := newSim(b, 1)
 	cfg := testConfig(sim)
-	cfg.Workers = 32
+	cfg.Workers = benchWorkers
 	cfg.QueueSize = 1024
 	cfg.PollTimeout = 30 * time.Second
 	cfg.LeaseTTL = 15 * time.Second

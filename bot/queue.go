@@ -30,7 +30,8 @@ type convQueue struct {
 // puts it back when more are waiting.
 type queue struct {
 	mu     sync.Mutex
-	cond   *sync.Cond
+	cond   *sync.Cond // a conversation became ready, or the queue closed: wakes one worker
+	still  *sync.Cond // the queue may have become idle: wakes idle's waiters
 	convs  map[string]*convQueue
 	ready  []string
 	closed bool
@@ -40,6 +41,7 @@ type queue struct {
 func newQueue() *queue {
 	q := &queue{convs: map[string]*convQueue{}}
 	q.cond = sync.NewCond(&q.mu)
+	q.still = sync.NewCond(&q.mu)
 	return q
 }
 
@@ -55,7 +57,7 @@ func (q *queue) push(key string, j job) {
 	c.jobs = append(c.jobs, j)
 	if !c.active && len(c.jobs) == 1 {
 		q.ready = append(q.ready, key)
-		q.cond.Broadcast()
+		q.cond.Signal()
 	}
 }
 
@@ -90,11 +92,13 @@ func (q *queue) done(key string) {
 	c.active = false
 	if len(c.jobs) > 0 {
 		q.ready = append(q.ready, key)
-		q.cond.Broadcast()
+		q.cond.Signal()
 	} else {
 		delete(q.convs, key)
 	}
-	q.cond.Broadcast()
+	if q.busy == 0 && len(q.ready) == 0 {
+		q.still.Broadcast()
+	}
 }
 
 // dropAccount removes the waiting jobs of an account (lease lost, account
@@ -124,6 +128,9 @@ func (q *queue) dropAccount(a *account) []string {
 		}
 	}
 	q.ready = ready
+	if q.busy == 0 && len(q.ready) == 0 {
+		q.still.Broadcast()
+	}
 	return dropped
 }
 
@@ -131,14 +138,14 @@ func (q *queue) dropAccount(a *account) []string {
 func (q *queue) idle(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
 		q.mu.Lock()
-		q.cond.Broadcast()
+		q.still.Broadcast()
 		q.mu.Unlock()
 	})
 	defer stop()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for (len(q.ready) > 0 || q.busy > 0) && ctx.Err() == nil {
-		q.cond.Wait()
+		q.still.Wait()
 	}
 	return ctx.Err()
 }
@@ -159,5 +166,6 @@ func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.cond.Broadcast()
+	q.still.Broadcast()
 	q.mu.Unlock()
 }
