@@ -64,3 +64,28 @@ func TestInboxEntry_reads_the_earlier_form(t *testing.T) {
 		t.Fatal("an unknown form decoded without an error")
 	}
 }
+
+func TestLinkCache_keeps_links_under_the_conversation_as_suffixes(t *testing.T) {
+	c := newLinkCache()
+	const conv = "https://pool.contoso.com/ucwa/oauth/v1/applications/1/communication/conversations/c1"
+	want := convLinks{Self: conv, Messaging: conv + "/messaging", SendMessage: conv + "/messaging/messages",
+		Accept: "https://pool.contoso.com/ucwa/oauth/v1/applications/1/communication/messagingInvitations/i1/accept",
+		Formats: []string{"Plain"}, Subject: "s"}
+	got := c.update(conv, func(l *convLinks) { l.merge(want) })
+	if !got.equal(want) {
+		t.Fatalf("update returned %+v, want %+v", got, want)
+	}
+	if got, ok := c.get(conv); !ok || !got.equal(want) {
+		t.Fatalf("get = %+v, %v; want %+v", got, ok, want)
+	}
+	c.mu.Lock()
+	stored := *c.convs[conv]
+	c.mu.Unlock()
+	if strings.Contains(stored.SendMessage, "pool.contoso.com") || stored.Accept != want.Accept {
+		t.Fatalf("stored %+v: want the links under the conversation kept as suffixes, the others whole", stored)
+	}
+	got = c.update(conv, func(l *convLinks) { l.SetIsTyping = conv + "/messaging/typing" })
+	if got.SendMessage != want.SendMessage || got.SetIsTyping != conv+"/messaging/typing" {
+		t.Fatalf("second update = %+v", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ucwabot/ucwabot/ucwa"
@@ -87,15 +88,43 @@ type linkCache struct {
 
 func newLinkCache() *linkCache { return &linkCache{convs: map[string]*convLinks{}} }
 
+// The cache keeps a link under the conversation's href as its suffix
+// (marked by a leading NUL): a conversation's links share that long
+// prefix, and the cache holds them for every open conversation.
+
+func (l *convLinks) urls() []*string {
+	return []*string{&l.Messaging, &l.SendMessage, &l.SetIsTyping, &l.StopMessaging, &l.AddParticipant, &l.Accept, &l.Decline}
+}
+
+// pack replaces the links under l.Self with their marked suffixes.
+func (l *convLinks) pack() {
+	for _, f := range l.urls() {
+		if len(*f) > len(l.Self) && l.Self != "" && strings.HasPrefix(*f, l.Self) {
+			*f = "\x00" + (*f)[len(l.Self):]
+		}
+	}
+}
+
+// unpack is the inverse of pack.
+func (l *convLinks) unpack() {
+	for _, f := range l.urls() {
+		if suffix, ok := strings.CutPrefix(*f, "\x00"); ok {
+			*f = l.Self + suffix
+		}
+	}
+}
+
 // get returns a copy of the conversation's links.
 func (c *linkCache) get(conv string) (convLinks, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	l, ok := c.convs[conv]
-	if !ok {
-		return convLinks{}, false
+	var out convLinks
+	if ok {
+		out = *l
 	}
-	return *l, true
+	c.mu.Unlock()
+	out.unpack()
+	return out, ok
 }
 
 // update changes the conversation's links under the lock and returns a copy.
@@ -107,8 +136,11 @@ func (c *linkCache) update(conv string, fn func(*convLinks)) convLinks {
 		l = &convLinks{Self: conv}
 		c.convs[conv] = l
 	}
+	l.unpack()
 	fn(l)
-	return *l
+	out := *l
+	l.pack()
+	return out
 }
 
 func (c *linkCache) remove(conv string) {
