@@ -91,7 +91,14 @@ type proc struct {
 
 func startBot(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startBotIn(t, "", env, args...)
+}
+
+// startBotIn starts the binary in directory dir ("" for the test's).
+func startBotIn(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(botBin, args...), done: make(chan struct{})}
+	p.cmd.Dir = dir
 	p.cmd.Env = append(cleanEnv(), env...)
 	pr, pw := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
