@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -207,8 +206,8 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 // start: a store URL that points nowhere fails the start within it.
 const storeDialTimeout = 5 * time.Second
 
-// openStore opens Redis when a URL is configured, else the embedded store,
-// creating the embedded store's directory (0700) when it is missing. Its
+// openStore opens Redis when a URL is configured, else the embedded store
+// (which creates its directory, 0700, when it is missing). Its
 // errors name the key and where it was set; a Redis URL appears with its
 // password hidden.
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
@@ -250,11 +249,6 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		}
 	}
 	key := "store.path"
-	if dir := filepath.Dir(c.Path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, &config.FieldError{Pos: cfg.Pos(key), Key: key, Msg: fmt.Sprintf("create the store's directory: %v", err)}
-		}
-	}
 	s, err := boltstore.Open(c.Path, boltstore.Options{})
 	if err != nil {
 		return nil, &config.FieldError{Pos: cfg.Pos(key), Key: key, Msg: err.Error()}
