@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,5 +194,49 @@ func TestDeploy_Dockerfile_keeps_the_store_in_a_volume(t *testing.T) {
 	}
 	if lic := readFile(t, filepath.Join(repoRoot, "LICENSE")); !strings.Contains(lic, "Apache License\n                           Version 2.0, January 2004") {
 		t.Error("LICENSE is not the Apache License 2.0")
+	}
+}
+
+// TestDeploy_Dockerfile_build_stage_builds_a_static_binary runs the build
+// stage's go build command of deploy/Dockerfile as written (its paths moved
+// into a temporary directory), as far as this machine can without Docker:
+// the binary must be static and report the version given as VERSION.
+func TestDeploy_Dockerfile_build_stage_builds_a_static_binary(t *testing.T) {
+	df := readFile(t, filepath.Join(repoRoot, "deploy", "Dockerfile"))
+	build := df[:strings.LastIndex(df, "\nFROM ")]
+	m := regexp.MustCompile(`(?s)\nRUN (CGO_ENABLED=0[^\n]*go build(?:[^\n]*\\\n)*[^\n]*)`).FindStringSubmatch(build)
+	if m == nil {
+		t.Fatal("the Dockerfile's build stage has no RUN CGO_ENABLED=0 ... go build")
+	}
+	out := t.TempDir()
+	cmdline := strings.NewReplacer("/out/", out+"/", "${VERSION}", "v9.9.9-docker").Replace(m[1])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", cmdline)
+	cmd.Dir = repoRoot
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &errb, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmdline, err, errb.String())
+	}
+	bin := filepath.Join(out, "bot")
+	v, err := exec.Command(bin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(v), "ucwabot v9.9.9-docker\n") {
+		t.Errorf("%s version = %q, %v", bin, v, err)
+	}
+	// A static binary has no program interpreter (PT_INTERP) for the
+	// distroless image to lack.
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s is dynamically linked", bin)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(out, "data")); err != nil || !fi.IsDir() {
+		t.Errorf("the build stage's data directory: %v", err)
 	}
 }
