@@ -1,6 +1,8 @@
 package bot
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -23,6 +25,27 @@ type metrics struct {
 	storeLatency       *prometheus.HistogramVec
 	storeErrors        *prometheus.CounterVec
 	state              *prometheus.GaugeVec
+
+	initOnce sync.Map // account → struct{}: its alert series exist
+}
+
+// alarmNames and storeOps are the label values of the series alerts are
+// written on; they exist at 0 from the start, so that increase(...) sees
+// the first increment.
+var (
+	alarmNames = []string{"pget_replaced"}
+	storeOps   = []string{"batch", "done", "load state", "complete"}
+)
+
+// initAccount creates account's alert series at 0, once.
+func (m *metrics) initAccount(account string) {
+	if _, done := m.initOnce.LoadOrStore(account, struct{}{}); done {
+		return
+	}
+	for _, a := range alarmNames {
+		m.alarms.WithLabelValues(account, a)
+	}
+	m.ruleErrors.WithLabelValues(account, "")
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,6 +84,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "account_state",
 			Help: "The account supervisor's state (1 for the current value)."}, []string{"account", "state"}),
 	}
+	for _, op := range storeOps {
+		m.storeErrors.WithLabelValues(op)
+	}
 	if reg == nil {
 		return m, nil
 	}
@@ -77,6 +103,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 var accountStates = []string{stateIdle, stateStandby, stateConnect, stateRunning, stateRecover, stateReplaced, stateDraining, stateStopped, stateLeaseLost}
 
 func (m *metrics) setState(account, s string) {
+	m.initAccount(account)
 	for _, x := range accountStates {
 		v := 0.0
 		if x == s {

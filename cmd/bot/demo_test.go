@@ -17,8 +17,8 @@ import (
 
 // sceneStep is one thing a person does in the demo (the line starting
 // with "→ ") and lines (regular expressions) the transcript must show
-// before the next step, in any order: the bot's reply may print before
-// the event line that caused it.
+// before the next step. Their order is checked by
+// TestDemo_transcript_is_the_same_every_run.
 type sceneStep struct {
 	did  string
 	want []string
@@ -193,9 +193,7 @@ func TestDemo_on_a_terminal_lets_the_user_act_as_the_people(t *testing.T) {
 		if _, err := io.WriteString(tty, s.input+"\r"); err != nil {
 			t.Fatal(err)
 		}
-		// Each reaction appears after the typed line; order within one
-		// step is not fixed, as the bot's reply may print before the
-		// event line that caused it.
+		// Each reaction appears after the typed line.
 		end := pos
 		for _, re := range s.want {
 			end = max(end, out.waitFor(t, pos, re, within))
@@ -215,5 +213,92 @@ func TestDemo_on_a_terminal_lets_the_user_act_as_the_people(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "handler error") {
 		t.Errorf("handler errors:\n%s", out.String())
+	}
+}
+
+// TestDemo_transcript_is_the_same_every_run plays the demo 30 times (two
+// at a time) and expects one transcript, in which every bot reply stands
+// below the event that caused it.
+func TestDemo_transcript_is_the_same_every_run(t *testing.T) {
+	const runs = 30
+	outs := make([]string, runs)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r := runBot(t, "", nil, "demo")
+			if r.code != 0 {
+				t.Errorf("run %d: exit %d: %s", i, r.code, r.stderr)
+			}
+			// The first line names the simulator's port.
+			_, outs[i], _ = strings.Cut(r.stdout, "\n")
+		}()
+	}
+	wg.Wait()
+	distinct := map[string]int{}
+	for _, o := range outs {
+		distinct[o]++
+	}
+	if len(distinct) != 1 {
+		for o, n := range distinct {
+			t.Logf("%d runs:\n%s", n, o)
+		}
+		t.Fatalf("%d different transcripts in %d runs", len(distinct), runs)
+	}
+	// A reply follows the event line it answers, never stands above it.
+	lines := strings.Split(outs[0], "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "← Helpdesk: ") {
+			prev := lines[i-1]
+			if !strings.HasPrefix(prev, "   [") || !strings.Contains(prev, "rules: ") {
+				t.Errorf("line %d %q follows %q, not the event whose rule answered", i, l, prev)
+			}
+		}
+	}
+	want := []string{
+		`   [participant.joined] Alice Lee  rules: greet`,
+		`← Helpdesk: Hello Alice Lee`,
+		`   [conversation.started]`,
+		`   [message.received] Alice Lee: "Hi, my VPN is down since this morning"  rules: remember-topic, vpn-incident`,
+		`← Helpdesk: Thanks for reporting, Alice Lee.`,
+		`→ Bob Kim joins the conversation`,
+	}
+	if !inOrder(lines, want) {
+		t.Errorf("transcript lacks, in order, %q:\n%s", want, outs[0])
+	}
+}
+
+// TestDemo_say_after_the_scene_starts_a_new_conversation feeds the README's
+// interactive example on standard input: the scene has ended its
+// conversation, so Alice's line starts a new one and the bot answers it.
+func TestDemo_say_after_the_scene_starts_a_new_conversation(t *testing.T) {
+	r := runBot(t, "say alice is the VPN back?\njoin bob\nquit\n", nil, "demo", "--interactive")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	_, after, ok := strings.Cut(r.stdout, "The scene is over.")
+	if !ok {
+		t.Fatalf("no scene:\n%s", r.stdout)
+	}
+	lines := strings.Split(after, "\n")
+	want := []string{
+		`> → Alice Lee starts a new conversation: is the VPN back?`,
+		`   [invitation.received] Alice Lee: "is the VPN back?"`,
+		`   [message.received] Alice Lee: "is the VPN back?"  rules: remember-topic, vpn-incident`,
+		`← Helpdesk: Thanks for reporting, Alice Lee.`,
+		`> → Bob Kim joins the conversation`,
+		`   [participant.joined] Bob Kim`,
+	}
+	if !inOrder(lines, want) {
+		t.Errorf("after the scene, the output lacks, in order, %q:\n%s", want, after)
+	}
+	for _, bad := range []string{"conversation has ended", "no conversation", "handler error", "no event within"} {
+		if strings.Contains(after, bad) {
+			t.Errorf("%q after the scene:\n%s", bad, after)
+		}
 	}
 }

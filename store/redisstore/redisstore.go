@@ -92,6 +92,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 // dial builds the universal client for rawURL; the URL's password never
 // appears in the returned error.
 func dial(rawURL string) (redis.UniversalClient, error) {
+	if err := CheckURL(rawURL); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: parse redis url: invalid url")

@@ -56,6 +56,7 @@ func commands() []*command {
 		decodeCommand(),
 		versionCommand(),
 		simCommand(),
+		configCheckCommand(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
 	return list
@@ -74,28 +75,30 @@ func Run() {
 // Main runs the sub-command named by args and returns the process's exit
 // code. Errors go to stdio.Err as one line each.
 func Main(ctx context.Context, args []string, stdio Stdio) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+	if len(args) == 0 {
+		printUsage(stdio.Err)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			return Main(ctx, append(args[1:], "--help"), stdio)
 		}
 		printUsage(stdio.Out)
-		if len(args) == 0 {
-			return exitUsage
-		}
 		return exitOK
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	cmd, rest := find(args)
 	if cmd == nil {
-		fmt.Fprintf(stdio.Err, "bot: unknown command %q\n\n", strings.Join(args[:min(len(args), 2)], " "))
-		printUsage(stdio.Err)
-		return exitUsage
+		return unknownCommand(args, stdio)
 	}
 	fs := flag.NewFlagSet("bot "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stdio.Err)
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
-	fs.Usage = func() {
+	usage := func() {
 		fmt.Fprintf(fs.Output(), "Usage: bot %s", cmd.name)
 		if hasFlags(fs) {
 			fmt.Fprint(fs.Output(), " [flags]")
@@ -109,14 +112,21 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 			fs.PrintDefaults()
 		}
 	}
+	// While parsing, flag prints its own error line but no usage: the
+	// usage goes to standard output once when asked for (--help), and to
+	// standard error after a wrong flag.
+	fs.Usage = func() {}
 	if err := parseInterspersed(fs, rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdio.Out)
-			fs.Usage()
+			usage()
 			return exitOK
 		}
-		return exitUsage // flag has printed the error and the usage
+		fmt.Fprintln(fs.Output())
+		usage()
+		return exitUsage
 	}
+	fs.Usage = usage
 	err := cmd.run(ctx, stdio, fs)
 	var ue *usageError
 	switch {
@@ -181,6 +191,86 @@ func find(args []string) (*command, []string) {
 	return best, rest
 }
 
+// unknownCommand answers args that name no command: the commands of a
+// group ("bot rules"), or the closest command to a mistyped one.
+func unknownCommand(args []string, stdio Stdio) int {
+	group := args[0]
+	var sub []*command
+	for _, c := range commands() {
+		if first, _, ok := strings.Cut(c.name, " "); ok && first == group {
+			sub = append(sub, c)
+		}
+	}
+	if len(sub) > 0 && (len(args) == 1 || isHelp(args[1])) {
+		w, code := stdio.Err, exitUsage
+		if len(args) > 1 {
+			w, code = stdio.Out, exitOK
+		}
+		fmt.Fprintf(w, "Usage: bot %s <command> [flags] [args]\n\nCommands:\n", group)
+		for _, c := range sub {
+			fmt.Fprintf(w, "  %-12s %s\n", c.name, firstLine(c.summary))
+		}
+		fmt.Fprintf(w, "\nRun `bot %s <command> --help` for a command's flags.\n", group)
+		return code
+	}
+	typed := args[0]
+	var names []string
+	if len(sub) > 0 {
+		typed = group + " " + args[1]
+		for _, c := range sub {
+			names = append(names, c.name)
+		}
+	} else {
+		seen := map[string]bool{}
+		for _, c := range commands() {
+			first, _, _ := strings.Cut(c.name, " ")
+			if !seen[first] {
+				seen[first] = true
+				names = append(names, first)
+			}
+		}
+		names = append(names, "help")
+	}
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := editDistance(typed, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if best != "" {
+		fmt.Fprintf(stdio.Err, "bot: unknown command %s; did you mean %s?\nRun `bot help` for the commands.\n", typed, best)
+		return exitUsage
+	}
+	fmt.Fprintf(stdio.Err, "bot: unknown command %s\n\n", typed)
+	printUsage(stdio.Err)
+	return exitUsage
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 func hasFlags(fs *flag.FlagSet) bool {
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
@@ -201,8 +291,11 @@ func firstLine(s string) string {
 	return line
 }
 
-// getenv is the environment lookup of the process.
-var getenv = os.Getenv
+// getenv and environ are the environment of the process.
+var (
+	getenv  = os.Getenv
+	environ = os.Environ
+)
 
 // CommandNames lists the sub-commands, sorted ("rules check", "run", ...).
 func CommandNames() []string {

@@ -1,7 +1,7 @@
-// Package botcli is the `bot` command: run, demo, rules check, rules test,
-// decode, sim and version. cmd/bot is this package with the standard
-// plugins linked in; a team's own binary is the same main with one more
-// blank import for its plugins:
+// Package botcli is the `bot` command: run, demo, config check, rules
+// check, rules test, decode, sim and version. cmd/bot is this package with
+// the standard plugins linked in; a team's own binary is the same main with
+// one more blank import for its plugins:
 //
 //	package main
 //

@@ -39,7 +39,7 @@ UCWABOT_* environment variables, which override it. SIGHUP reloads the rules.`,
 			if fs.NArg() > 0 {
 				return usagef("takes no arguments")
 			}
-			cfg, err := config.Load(path, getenv)
+			cfg, err := loadConfig(path)
 			if err != nil {
 				return err
 			}
@@ -60,14 +60,14 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		return err
 	}
 
-	st, err := openStore(ctx, cfg.Store)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 
 	reloader, err := rules.NewReloader(ruleOptions(), log, cfg.Rules...)
 	if err != nil {
@@ -202,20 +202,56 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 	return bc, token, nil
 }
 
-// openStore opens Redis when a URL is configured, else the embedded store.
-func openStore(ctx context.Context, c config.Store) (store.Store, error) {
+// storeDialTimeout bounds how long bot run waits for Redis to answer at
+// start: a store URL that points nowhere fails the start within it.
+const storeDialTimeout = 5 * time.Second
+
+// openStore opens Redis when a URL is configured, else the embedded store
+// (which creates its directory, 0700, when it is missing). Its
+// errors name the key and where it was set; a Redis URL appears with its
+// password hidden.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	c := cfg.Store
 	if c.URL != "" {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := redisstore.Open(ctx, c.URL, redisstore.Options{Prefix: c.Prefix})
-		if err != nil {
-			return nil, fmt.Errorf("store.url: %w", err)
+		fail := func(format string, args ...any) error {
+			return &config.FieldError{Pos: cfg.Pos("store.url"), Key: "store.url",
+				Msg: fmt.Sprintf("Redis at %q ", redisstore.RedactURL(c.URL)) + fmt.Sprintf(format, args...)}
 		}
-		return s, nil
+		ctx, cancel := context.WithTimeout(ctx, storeDialTimeout)
+		defer cancel()
+		// go-redis bounds each attempt by its own timeouts and retries, not
+		// by ctx: the wait for the first answer is bounded here.
+		type opened struct {
+			s   *redisstore.Store
+			err error
+		}
+		ch := make(chan opened, 1)
+		go func() {
+			s, err := redisstore.Open(ctx, c.URL, redisstore.Options{Prefix: c.Prefix})
+			ch <- opened{s, err}
+		}()
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				if ctx.Err() != nil {
+					return nil, fail("did not answer within %s: %v", storeDialTimeout, r.err)
+				}
+				return nil, fail("does not answer: %v", r.err)
+			}
+			return r.s, nil
+		case <-ctx.Done():
+			go func() {
+				if r := <-ch; r.s != nil {
+					_ = r.s.Close()
+				}
+			}()
+			return nil, fail("did not answer within %s", storeDialTimeout)
+		}
 	}
+	key := "store.path"
 	s, err := boltstore.Open(c.Path, boltstore.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("store.path: %w", err)
+		return nil, &config.FieldError{Pos: cfg.Pos(key), Key: key, Msg: err.Error()}
 	}
 	return s, nil
 }

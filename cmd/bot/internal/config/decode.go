@@ -63,9 +63,19 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	t := v.Type()
+	first := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		key := joinKey(path, k.Value)
+		if k.Value == "<<" && k.Tag == "!!merge" {
+			d.fail(k, key, "merge keys (<<) are not supported in the configuration; write the keys out")
+			continue
+		}
+		if prev, dup := first[k.Value]; dup {
+			d.fail(k, key, "duplicate key: already set at %s", d.at(prev))
+			continue
+		}
+		first[k.Value] = k
 		f, ok := fieldByKey(t, k.Value)
 		if !ok {
 			d.fail(k, key, "unknown key%s", suggest(t, k.Value))

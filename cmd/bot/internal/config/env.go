@@ -1,7 +1,10 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 )
 
@@ -46,6 +49,12 @@ func (c *Config) applyEnv(getenv Getenv) []error {
 		pos := Position{Env: name}
 		c.pos[key] = pos
 		if v.Kind() == reflect.Slice {
+			// The file's items are replaced, and so are their positions.
+			for k := range c.pos {
+				if strings.HasPrefix(k, key+"[") {
+					delete(c.pos, k)
+				}
+			}
 			var list []string
 			for _, item := range strings.Split(s, ",") {
 				if item = strings.TrimSpace(item); item != "" {
@@ -87,4 +96,88 @@ func walkSettings(v reflect.Value, path string, fn func(key string, v reflect.Va
 			fn(key, fv)
 		}
 	}
+}
+
+// CheckEnviron reports every UCWABOT_* variable in environ ("NAME=value"
+// pairs, as os.Environ returns them) that is neither a setting's variable
+// (EnvVars) nor named by one of the configuration's *_env keys (an
+// account's password_env, admin.token_env): a mistyped override is an
+// error naming the closest known variable, not silently ignored.
+func (c *Config) CheckEnviron(environ []string) error {
+	known := map[string]bool{}
+	var names []string
+	for _, v := range EnvVars() {
+		known[v.Name] = true
+		names = append(names, v.Name)
+	}
+	for _, n := range c.namedEnv() {
+		known[n] = true
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix) || known[name] || seen[name] {
+			continue
+		}
+		seen[name] = true
+		best, bestDist := "", len(name)
+		for _, k := range names {
+			if d := editDistance(name, k); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		msg := "unknown variable: " + EnvPrefix + " variables set configuration keys (docs/config.md)"
+		if best != "" && bestDist <= max(3, len(name)/4) {
+			msg = fmt.Sprintf("unknown variable (did you mean %s, which sets %s?)", best, envKey(best))
+		}
+		errs = append(errs, &FieldError{Pos: Position{Env: name}, Msg: msg})
+	}
+	sort.Slice(errs, func(i, j int) bool {
+		return errs[i].(*FieldError).Pos.Env < errs[j].(*FieldError).Pos.Env
+	})
+	return errors.Join(errs...)
+}
+
+// envKey returns the setting that variable name sets.
+func envKey(name string) string {
+	for _, v := range EnvVars() {
+		if v.Name == name {
+			return v.Key
+		}
+	}
+	return ""
+}
+
+// namedEnv lists the variables the configuration names in its *_env keys.
+func (c *Config) namedEnv() []string {
+	var out []string
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Struct:
+			t := v.Type()
+			for i := range t.NumField() {
+				f := t.Field(i)
+				if !f.IsExported() {
+					continue
+				}
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				fv := v.Field(i)
+				if strings.HasSuffix(name, "_env") && fv.Kind() == reflect.String {
+					if fv.String() != "" {
+						out = append(out, fv.String())
+					}
+					continue
+				}
+				walk(fv)
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		}
+	}
+	walk(reflect.ValueOf(c).Elem())
+	return out
 }

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -30,7 +35,53 @@ func Load(path string, getenv Getenv) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	written := slices.Clone(c.Rules)
 	c.resolvePaths(filepath.Dir(path))
+	if err := c.checkRules(written); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkRules reports rule paths that do not exist, by key and position;
+// written are the paths as the file or environment gave them.
+func (c *Config) checkRules(written []string) error {
+	var errs []error
+	for i, r := range c.Rules {
+		_, err := os.Stat(r)
+		if err == nil {
+			continue
+		}
+		key := fmt.Sprintf("rules[%d]", i)
+		what := strconv.Quote(written[i])
+		if written[i] != r {
+			what += " (" + r + ")"
+		}
+		msg := what + " does not exist"
+		if !errors.Is(err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("cannot read %s: %v", what, unwrapPathError(err))
+		}
+		errs = append(errs, &FieldError{Pos: c.Pos(key), Key: key, Msg: msg})
+	}
+	return errors.Join(errs...)
+}
+
+// LoadEnviron is Load with the environment given as "NAME=value" pairs (as
+// os.Environ returns them); a UCWABOT_* variable that sets nothing is an
+// error too (CheckEnviron).
+func LoadEnviron(path string, environ []string) (*Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	c, err := Load(path, func(name string) string { return env[name] })
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckEnviron(environ); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -42,13 +93,11 @@ func Parse(data []byte, name string, getenv Getenv) (*Config, error) {
 	c.file = name
 	c.pos = map[string]Position{}
 	d := &decoder{file: name, pos: c.pos}
-	if len(bytes.TrimSpace(data)) > 0 {
-		var root yaml.Node
-		if err := yaml.Unmarshal(data, &root); err != nil {
-			return nil, syntaxError(name, err)
-		}
-		d.decode(&root, reflect.ValueOf(c).Elem(), "")
+	root, err := parseDocument(data, name)
+	if err != nil {
+		return nil, err
 	}
+	d.decode(root, reflect.ValueOf(c).Elem(), "")
 	if getenv != nil {
 		d.errs = append(d.errs, c.applyEnv(getenv)...)
 	}
@@ -59,6 +108,66 @@ func Parse(data []byte, name string, getenv Getenv) (*Config, error) {
 		return nil, c.locate(err)
 	}
 	return c, nil
+}
+
+// parseDocument reads the one YAML document of a config file. A file that
+// is empty (or only comments), not UTF-8 text, or holds a second document
+// is an error with the line it concerns.
+func parseDocument(data []byte, name string) (*yaml.Node, error) {
+	if err := checkText(data, name); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, emptyFile(name)
+		}
+		return nil, syntaxError(name, err)
+	}
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 && root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null" {
+		return nil, emptyFile(name)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		at := &next
+		if len(next.Content) > 0 {
+			at = next.Content[0]
+		}
+		return nil, fmt.Errorf("%s:%d:%d: a second YAML document (after ---); a configuration is one document", name, at.Line, at.Column)
+	} else if !errors.Is(err, io.EOF) {
+		return nil, syntaxError(name, err)
+	}
+	return &root, nil
+}
+
+func emptyFile(name string) error {
+	return fmt.Errorf("%s:1:1: the file is empty; a configuration sets at least accounts and rules (docs/config.md)", name)
+}
+
+// checkText refuses data that is not UTF-8 text: a NUL or other control
+// byte (binary data, or UTF-16 text) or an invalid UTF-8 sequence, naming
+// the line and column of the first.
+func checkText(data []byte, name string) error {
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		return fmt.Errorf("%s:1:1: the file is UTF-16 text; save it as UTF-8", name)
+	}
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return fmt.Errorf("%s:%d:%d: byte 0x%02x is not UTF-8 text; save the file as UTF-8", name, line, col, data[i])
+		case r == '\n':
+			line, col = line+1, 0
+		case r == '\uFEFF' && i == 0, r == '\t', r == '\r':
+		case r < 0x20 || r == 0x7f:
+			return fmt.Errorf("%s:%d:%d: control byte 0x%02x: this is binary data, not a YAML text file", name, line, col, r)
+		}
+		i += size
+		col++
+	}
+	return nil
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -101,7 +210,8 @@ func (c *Config) Pos(key string) Position {
 		}
 	}
 	if c.file != "" {
-		return Position{File: c.file}
+		// A key the file lacks: the top of the file.
+		return Position{File: c.file, Line: 1, Col: 1}
 	}
 	return Position{}
 }

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/ucwabot/ucwabot/store/redisstore"
 )
 
 // Validate checks every setting and returns all problems joined, each a
@@ -70,11 +73,19 @@ func (c *Config) Validate() error {
 	}
 
 	if c.Store.URL != "" {
-		if u, err := url.Parse(c.Store.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			add("store.url", "is not a Redis URL (redis://host:6379/0, rediss://... or unix://...)")
+		if err := redisstore.CheckURL(c.Store.URL); err != nil {
+			var ue *redisstore.URLError
+			if errors.As(err, &ue) {
+				add("store.url", "%q: %s", ue.URL, ue.Reason)
+			} else {
+				add("store.url", "%v", err)
+			}
 		}
 	} else if c.Store.Path == "" {
 		add("store.path", "is required when store.url is empty")
+	}
+	if msg := checkPrefix(c.Store.Prefix); msg != "" {
+		add("store.prefix", "%q %s", c.Store.Prefix, msg)
 	}
 
 	if err := c.validateListen(); err != nil {
@@ -144,7 +155,13 @@ func (c *Config) Validate() error {
 func (c *Config) validateListen() error {
 	host, port, err := net.SplitHostPort(c.HTTP.Listen)
 	if err != nil || port == "" {
-		return fieldErr("http.listen", "%q is not host:port", c.HTTP.Listen)
+		return fieldErr("http.listen", "%q is not host:port (such as 127.0.0.1:8080)", c.HTTP.Listen)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fieldErr("http.listen", "%q: port %q is not a number in 0..65535", c.HTTP.Listen, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostName(host) {
+		return fieldErr("http.listen", "%q: host %q is not an IP address or host name", c.HTTP.Listen, host)
 	}
 	if !IsLoopback(host) && c.Admin.TokenEnv == "" && c.Admin.TokenFile == "" {
 		return fieldErr("http.listen", "%q is not a loopback address: set admin.token_env or admin.token_file so that admin calls need a token", c.HTTP.Listen)
@@ -165,4 +182,38 @@ func IsLoopback(host string) bool {
 func validAddress(s string) bool {
 	user, domain, ok := strings.Cut(s, "@")
 	return ok && user != "" && domain != "" && !strings.ContainsAny(s, " \t/<>") && !strings.Contains(domain, "@")
+}
+
+// checkPrefix says what is wrong with a store key prefix, "" when nothing.
+func checkPrefix(p string) string {
+	switch {
+	case p == "":
+		return "is empty; keys need a prefix (default ucwabot)"
+	case strings.ContainsAny(p, "{}"):
+		return "must not contain { or }: the store uses them for the account's hash tag"
+	case strings.IndexFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return "must not contain spaces or control characters"
+	case len(p) > 64:
+		return "is longer than 64 bytes"
+	}
+	return ""
+}
+
+// validHostName reports whether s is a DNS host name: dot-separated labels
+// of letters, digits and hyphens, none starting or ending with a hyphen.
+func validHostName(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -58,7 +58,7 @@ var people = []struct{ uri, name string }{
 // interactive session) is over.
 func Run(ctx context.Context, o Options) error {
 	if o.Quiet == 0 {
-		o.Quiet = 400 * time.Millisecond
+		o.Quiet = 200 * time.Millisecond
 	}
 	sim, err := ucwasim.New(ucwasim.Options{Domain: "contoso.com"})
 	if err != nil {
@@ -119,7 +119,14 @@ func Run(ctx context.Context, o Options) error {
 	if err := waitReady(ctx, eng, done); err != nil {
 		return err
 	}
-	sc := &scene{sim: sim, tr: tr, quiet: o.Quiet}
+	pending := func() int {
+		n := 0
+		for _, st := range eng.Status() {
+			n += st.QueueDepth
+		}
+		return n
+	}
+	sc := &scene{sim: sim, tr: tr, quiet: o.Quiet, pending: pending}
 	err = sc.play(ctx)
 	if err == nil && o.Interactive {
 		err = sc.interact(ctx, o.In)

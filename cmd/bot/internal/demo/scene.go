@@ -18,7 +18,9 @@ type scene struct {
 	sim   *ucwasim.Server
 	tr    *transcript
 	quiet time.Duration
-	conv  *ucwasim.Conversation // the conversation people act in
+	// pending returns the events the engine has read and not handled.
+	pending func() int
+	conv    *ucwasim.Conversation // the conversation people act in
 }
 
 // play is the scripted scene: Alice asks for help, Bob joins, both write,
@@ -111,11 +113,22 @@ func (s *scene) do(ctx context.Context, line string) error {
 		return fmt.Errorf("unknown person %q (alice, bob or carol); type help", who)
 	}
 	if verb != "invite" && s.conv == nil {
-		return errors.New("no conversation yet: start one with invite WHO TEXT")
+		return errors.New("no conversation yet: start one with invite WHO TEXT or say WHO TEXT")
 	}
-	before, _ := s.tr.progress()
+	ended := s.conv != nil && s.conv.State() == "Disconnected"
+	if verb == "say" && ended {
+		// The scene ends its conversation; whoever writes next starts a
+		// new one with the bot, as in a real client.
+		verb = "restart"
+	} else if ended && verb != "invite" {
+		return errors.New("the conversation has ended: start a new one with invite WHO TEXT or say WHO TEXT")
+	}
+	before, _, _ := s.tr.progress()
 	var err error
 	switch verb {
+	case "restart":
+		s.tr.said("%s starts a new conversation: %s", name, text)
+		s.conv, err = s.sim.Invite(uri, botURI, text)
 	case "invite":
 		s.tr.said("%s invites the bot: %s", name, text)
 		s.conv, err = s.sim.Invite(uri, botURI, text)
@@ -140,13 +153,15 @@ func (s *scene) do(ctx context.Context, line string) error {
 	return s.settle(ctx, before)
 }
 
-// settle waits until the bot handled at least one event after before and
-// then none for the quiet period.
+// settle waits until the bot handled at least one event after before, has
+// no event read and unhandled, has seen the echo of every message it sent
+// (so the events its replies cause are in), and then handled none for the
+// quiet period.
 func (s *scene) settle(ctx context.Context, before int) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		n, last := s.tr.progress()
-		if n > before && time.Since(last) >= s.quiet {
+		n, last, unechoed := s.tr.progress()
+		if n > before && unechoed <= 0 && s.pending() == 0 && time.Since(last) >= s.quiet {
 			return nil
 		}
 		if time.Now().After(deadline) {

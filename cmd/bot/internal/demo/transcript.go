@@ -21,6 +21,7 @@ type transcript struct {
 	out     io.Writer
 	printed int       // bot messages already printed
 	events  int       // events handled so far
+	echoes  int       // message.sent events handled: the server's echo of a bot message
 	last    time.Time // when the last event was handled
 	errs    []error   // handler errors seen
 }
@@ -43,6 +44,9 @@ func (t *transcript) EventHandled(ev event.Event, fired []string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.events++
+	if ev.Kind == event.MessageSent {
+		t.echoes++
+	}
 	t.last = time.Now()
 	local := ev.Participant.Local
 	if len(fired) > 0 || (!quiet[ev.Kind] && !local) {
@@ -56,6 +60,9 @@ func (t *transcript) EventHandled(ev event.Event, fired []string, err error) {
 		t.errs = append(t.errs, err)
 		fmt.Fprintf(t.out, "   handler error: %v\n", err)
 	}
+	// What the bot said while handling ev, printed below ev's line: the
+	// only place bot messages are printed, so a reply never stands above
+	// the event that caused it.
 	t.flushLocked()
 }
 
@@ -63,7 +70,6 @@ func (t *transcript) EventHandled(ev event.Event, fired []string, err error) {
 func (t *transcript) said(format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.flushLocked()
 	fmt.Fprintf(t.out, "→ "+format+"\n", args...)
 }
 
@@ -76,12 +82,13 @@ func (t *transcript) flushLocked() {
 	t.printed = len(sent)
 }
 
-// progress returns how many events were handled and when the last was.
-func (t *transcript) progress() (int, time.Time) {
+// progress returns how many events were handled, when the last was, and
+// how many bot messages were sent and not yet echoed back as handled
+// message.sent events.
+func (t *transcript) progress() (events int, last time.Time, unechoed int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.flushLocked()
-	return t.events, t.last
+	return t.events, t.last, len(t.sim.Sent(botURI)) - t.echoes
 }
 
 func describe(ev event.Event) string {
