@@ -69,7 +69,7 @@ func TestLinkCache_keeps_links_under_the_conversation_as_suffixes(t *testing.T) 
 	c := newLinkCache()
 	const conv = "https://pool.contoso.com/ucwa/oauth/v1/applications/1/communication/conversations/c1"
 	want := convLinks{Self: conv, Messaging: conv + "/messaging", SendMessage: conv + "/messaging/messages",
-		Accept: "https://pool.contoso.com/ucwa/oauth/v1/applications/1/communication/messagingInvitations/i1/accept",
+		Accept:  "https://pool.contoso.com/ucwa/oauth/v1/applications/1/communication/messagingInvitations/i1/accept",
 		Formats: []string{"Plain"}, Subject: "s"}
 	got := c.update(conv, func(l *convLinks) { l.merge(want) })
 	if !got.equal(want) {
