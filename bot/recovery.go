@@ -155,9 +155,9 @@ func (a *account) retry(ctx context.Context, op string, fn func() error) error {
 		if errors.As(err, &ue) {
 			log = log.WithFields(logrus.Fields{"status": ue.Status, "code": ue.Code, "subcode": ue.Subcode})
 		}
-		if refusal(err) != "" {
+		if why := refusal(err); why != "" {
 			slow := jitter(a.e.cfg.SlowRetry, 0.1)
-			a.e.met.alarms.WithLabelValues(a.addr, cause).Inc()
+			a.e.met.alarms.WithLabelValues(a.addr, why).Inc()
 			a.setBlocked(fmt.Sprintf("%s refused (cause=%s: %v); next attempt in %s", op, cause, err, slow.Round(time.Second)))
 			log.WithField("retry_in", slow.String()).Error("ALARM: the server refuses the account; retrying only slowly")
 			if !sleep(ctx, slow) {
