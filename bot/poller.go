@@ -343,8 +343,12 @@ func sentOperations(b *ucwa.Batch) []string {
 func (a *account) notePoll(sent time.Time, stored bool) {
 	a.mu.Lock()
 	a.pgetSent = sent
+	if !sent.IsZero() {
+		a.lastPGet = sent
+	}
 	if stored {
 		a.polled++
+		a.storedPGet = a.lastPGet
 	}
 	close(a.pollNote)
 	a.pollNote = make(chan struct{})
@@ -385,6 +389,43 @@ func (a *account) waitPolled(ctx context.Context, quiet, limit time.Duration) (b
 		case <-ctx.Done():
 			idle.Stop()
 			return false, ctx.Err().Error()
+		}
+		idle.Stop()
+	}
+}
+
+// waitPolledSince waits until the event channel has told what the server
+// received up to since: a batch whose P-GET was sent after since is
+// stored, or such a P-GET has been outstanding for quiet (the server had
+// nothing). It gives up after limit or when ctx ends.
+func (a *account) waitPolledSince(ctx context.Context, since time.Time, quiet, limit time.Duration) bool {
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for {
+		a.mu.Lock()
+		stored, sent, note := a.storedPGet, a.pgetSent, a.pollNote
+		a.mu.Unlock()
+		if stored.After(since) {
+			return true
+		}
+		idle := time.NewTimer(limit)
+		if sent.After(since) {
+			d := quiet - time.Since(sent)
+			if d <= 0 {
+				idle.Stop()
+				return true
+			}
+			idle.Reset(d)
+		}
+		select {
+		case <-note:
+		case <-idle.C:
+		case <-deadline.C:
+			idle.Stop()
+			return false
+		case <-ctx.Done():
+			idle.Stop()
+			return false
 		}
 		idle.Stop()
 	}

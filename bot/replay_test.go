@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -325,5 +326,58 @@ func TestSentOperations_reads_the_operationId_of_what_the_bot_sent_only(t *testi
 	want := []string{"ev1-0-1", "ev1-0-2", "ev2-0-1"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("sentOperations = %q, want %q", got, want)
+	}
+}
+
+// loseAnswers lets the first n sendMessage POSTs reach the server and
+// then loses the answer: a broken connection, or a 502 from a gateway.
+type loseAnswers struct {
+	next http.RoundTripper
+	n    atomic.Int64
+	with int // 0: connection error; else this status
+}
+
+func (l *loseAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/messages") || l.n.Add(-1) < 0 {
+		return resp, err
+	}
+	resp.Body.Close()
+	if l.with == 0 {
+		return nil, io.ErrUnexpectedEOF // the connection broke before the answer
+	}
+	return &http.Response{StatusCode: l.with, Status: http.StatusText(l.with), Header: http.Header{"Content-Type": {"text/html"}},
+		Body: io.NopCloser(strings.NewReader("<html>bad gateway</html>")), Request: req}, nil
+}
+
+func TestEngine_a_lost_sendMessage_answer_gives_one_reply(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{{"connection dropped after the POST", 0}, {"502 after the POST", http.StatusBadGateway}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := newSim(t, 1)
+			set := loadRules(t, echoRules)
+			lose := &loseAnswers{next: http.DefaultTransport, with: tc.status}
+			lose.n.Store(2)
+			e, err := New(testConfig(sim), WithStore(tempBolt(t)), WithRules(staticRules{set}), WithLogger(testLogger(t)), WithHTTPClient(&http.Client{Transport: lose}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &running{e: e, obs: newRecorder()}
+			r.launch(t)
+			conv, err := sim.Invite(aliceURI, botURI, "m0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitReplies(t, sim, conv.ID(), "echo: m0")
+			if err := conv.Say(aliceURI, "m1"); err != nil {
+				t.Fatal(err)
+			}
+			waitReplies(t, sim, conv.ID(), "echo: m0", "echo: m1")
+			if lose.n.Load() > 0 {
+				t.Fatalf("%d answers were not lost; the test proves nothing", lose.n.Load())
+			}
+		})
 	}
 }

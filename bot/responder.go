@@ -12,6 +12,7 @@ import (
 
 	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/handlers"
+	"github.com/ucwabot/ucwabot/ucwa"
 )
 
 // ErrNoLink: the conversation does not offer the operation (not connected
@@ -213,11 +214,63 @@ func (r *responder) send(ctx context.Context, contentType, text string) error {
 	}
 	op := r.operationID()
 	return r.once(ctx, op, true, func() error {
-		return r.a.call(ctx, "sendMessage", func() error {
+		return r.a.call(ctx, "sendMessage", r.settled(ctx, op, func() error {
 			_, err := r.a.client.SendMessage(ctx, l.SendMessage, contentType, text, op)
 			return err
-		})
+		}))
 	})
+}
+
+// mayHaveArrived reports whether a failed POST may still have reached the
+// server: its answer was lost (the connection broke, a timeout) or a
+// gateway or the server failed after taking it (500, 502, 504). A 429 or
+// 503 refused it.
+func mayHaveArrived(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ucwa.ErrNotSent) {
+		return false
+	}
+	switch s := statusOf(err); s {
+	case 0:
+		return ucwa.IsTransient(err)
+	case 500, 502, 504:
+		return true
+	}
+	return false
+}
+
+// settled wraps the POST of an operation the server confirms on the event
+// channel (send): when its answer is lost, it does not hand the error to
+// the caller's retries at once — a blind resend would repeat an operation
+// the server may have done — but first waits for the event channel to
+// report what the server received since, and reports success when it
+// received op. Otherwise the error goes on and the operation is sent again.
+func (r *responder) settled(ctx context.Context, op string, post func() error) func() error {
+	return func() error {
+		sent := time.Now()
+		err := post()
+		if !mayHaveArrived(err) {
+			return err
+		}
+		limit := r.a.e.replayLimit()
+		if d, has := ctx.Deadline(); has {
+			limit = min(limit, time.Until(d)/2)
+		}
+		log := r.a.log.WithError(err).WithField("operation", op)
+		if !r.a.waitPolledSince(ctx, sent, r.a.e.replayQuiet(), limit) {
+			log.Warn("answer lost and the event channel did not tell whether the server has the operation; sending it again, a duplicate is possible")
+			return err
+		}
+		unsent, perr := r.a.probeSent(ctx, op)
+		if perr != nil {
+			return errors.Join(err, perr)
+		}
+		if !unsent {
+			log.Info("answer lost, but the event channel reports the server has the operation; not sending it again")
+			return nil
+		}
+		log.Info("answer lost and the server does not have the operation; sending it again")
+		return err
+	}
 }
 
 // Say sends text/plain to the conversation.
@@ -297,14 +350,14 @@ func (r *responder) Decline(ctx context.Context) error {
 func (r *responder) StartConversation(ctx context.Context, to, subject, text string) error {
 	op := r.operationID()
 	return r.once(ctx, op, true, func() error {
-		return r.a.call(ctx, "startMessaging", func() error {
+		return r.a.call(ctx, "startMessaging", r.settled(ctx, op, func() error {
 			app, _ := r.a.currentApp()
 			if app == nil {
 				return errors.New("bot: no application")
 			}
 			_, err := r.a.client.StartMessaging(ctx, app, normalizeAddress(to), subject, text, op)
 			return err
-		})
+		}))
 	})
 }
 

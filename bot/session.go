@@ -94,6 +94,9 @@ type account struct {
 	polled   int
 	pgetSent time.Time
 	pollNote chan struct{}
+	// lastPGet is when the latest P-GET was sent; storedPGet when the one
+	// whose batch was stored last was (see waitPolledSince).
+	lastPGet, storedPGet time.Time
 
 	// Lease and readiness (lease.go, status.go).
 	leaseUntil   time.Time       // when the held lease expires by this instance's clock
