@@ -13,6 +13,7 @@ import (
 	"github.com/ucwabot/ucwabot/handlers"
 	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/store"
+	"github.com/ucwabot/ucwabot/ucwa"
 )
 
 // feed reads the account's inbox and hands its entries to the workers,
@@ -151,7 +152,24 @@ func (e *Engine) work(ctx context.Context) {
 			continue
 		}
 		hctx, stop := underLease(ctx, j.lease)
-		c, ev, fired, herr, ok := a.handle(hctx, en)
+		c, ev, fired, herr, ok := a.handle(hctx, en, replay{})
+		b := a.e.newBackoff()
+		for attempt := 1; ok && retryEvent(herr) && attempt < maxEventAttempts && hctx.Err() == nil; attempt++ {
+			// A reply failed for a reason the engine recovers from (the
+			// application is gone and is being made again): the event runs
+			// again once the recovery had time, as a replay that sends only
+			// what the server does not have; nothing is completed meanwhile,
+			// so the conversation's later events wait.
+			failed := time.Now()
+			d := b.NextBackOff()
+			a.log.WithError(herr).WithFields(logrus.Fields{"event": ev.ID, "attempt": attempt, "wait": d.String()}).
+				Warn("handler failed for a recoverable reason; running the event again after the recovery")
+			a.e.met.reconnects.WithLabelValues(a.addr, "event_retry").Inc()
+			if !sleep(hctx, d) {
+				break
+			}
+			c, ev, fired, herr, ok = a.handle(hctx, en, replay{redelivered: true, since: failed})
+		}
 		cut := errors.Is(context.Cause(hctx), errLeaseLost)
 		stop()
 		if !ok || cut {
@@ -174,13 +192,34 @@ func (e *Engine) work(ctx context.Context) {
 	}
 }
 
+// replay says how an event's handlers run: redelivered when an earlier
+// run may have done some of their operations, and since, when not zero,
+// the time after which the event channel must have reported what the
+// server received before an operation is repeated (the earlier run's
+// failure; zero: this lease tenure's first batch, see responder.once).
+type replay struct {
+	redelivered bool
+	since       time.Time
+}
+
+// maxEventAttempts bounds the runs of an event whose handlers keep failing
+// for a recoverable reason.
+const maxEventAttempts = 5
+
+// retryEvent reports whether a handler error is one the engine recovers
+// from by itself, so that running the event again later can succeed.
+func retryEvent(err error) bool {
+	return err != nil && errors.Is(err, ucwa.ErrApplicationGone)
+}
+
 // handle runs one inbox entry through the rules and handlers and returns
 // its completion: the entry leaves the inbox, its event is marked done and
 // its state changes are written, all at once, under the lease's fence,
 // when the committer writes it. ok is false when nothing is to be written
 // (ctx ended while the store was down). An entry delivered before and not
 // completed (a crash, a takeover) whose event is done runs nothing.
-func (a *account) handle(ctx context.Context, en store.Entry) (c store.Completion, ev event.Event, fired []string, herr error, ok bool) {
+func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c store.Completion, ev event.Event, fired []string, herr error, ok bool) {
+	rp.redelivered = rp.redelivered || en.Redelivered
 	c = store.Completion{Entry: en, Fence: a.fence(), DoneTTL: a.e.cfg.DoneTTL}
 	env, fresh := a.handoff.take(en.ID)
 	if !fresh {
@@ -192,7 +231,7 @@ func (a *account) handle(ctx context.Context, en store.Entry) (c store.Completio
 	}
 	ev = env.Event
 	log := a.log.WithFields(logrus.Fields{"event": ev.ID, "kind": ev.Kind, "conversation": ev.Conversation.ID})
-	if en.Redelivered {
+	if rp.redelivered {
 		var done bool
 		if err := a.storeRetry(ctx, "done", func() error {
 			var err error
@@ -228,7 +267,7 @@ func (a *account) handle(ctx context.Context, en store.Entry) (c store.Completio
 		}
 	}
 	st := event.NewState(fields)
-	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, en.Redelivered)
+	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp)
 	c.Set, c.Delete = st.Changes()
 	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState
 	return c, ev, fired, herr, true
@@ -253,7 +292,7 @@ func (a *account) storeRetry(ctx context.Context, op string, fn func() error) er
 
 // runRules evaluates the rules for ev and runs the matching handlers in
 // order; it returns the names of the rules that fired and the first error.
-func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State, redelivered bool) ([]string, error) {
+func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State, rp replay) ([]string, error) {
 	set := a.e.rules.Current()
 	in := &rules.Input{
 		Event:    ev,
@@ -301,7 +340,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 				State: st,
 				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
 				Log:   hlog,
-				Reply: a.responder(ev, links, step, decided, redelivered),
+				Reply: a.responder(ev, links, step, decided, rp),
 			}
 			start := time.Now()
 			err := a.callHandler(ctx, h, req)
@@ -318,7 +357,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 	// The invitation policy applies in shadow mode too: a shadow bot takes
 	// the conversations it would take, and only its handlers are silent.
 	if ev.Kind == event.InvitationReceived && !decided.done() {
-		keep(a.defaultInvitation(ctx, log, set, in, ev, links, decided, redelivered))
+		keep(a.defaultInvitation(ctx, log, set, in, ev, links, decided, rp))
 	}
 	return fired, firstErr
 }
@@ -326,7 +365,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 // defaultInvitation accepts or declines an invitation no handler decided:
 // declined while shutting down, else as the rules' invitation policy says
 // (default: accept).
-func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger, set *rules.Set, in *rules.Input, ev *event.Event, links convLinks, d *decision, redelivered bool) error {
+func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger, set *rules.Set, in *rules.Input, ev *event.Event, links convLinks, d *decision, rp replay) error {
 	accept := !a.e.isDraining()
 	if accept && set != nil {
 		ok, err := set.AcceptInvitation(in)
@@ -336,7 +375,7 @@ func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger,
 			accept = ok
 		}
 	}
-	r := a.responder(ev, links, 0, d, redelivered)
+	r := a.responder(ev, links, 0, d, rp)
 	if accept {
 		return r.Accept(ctx)
 	}

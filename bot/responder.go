@@ -50,15 +50,16 @@ type responder struct {
 	step    int
 	n       atomic.Int64
 	decided *decision
-	// redelivered: an earlier run of this event may have begun (a crash
-	// or a takeover came between its delivery and its completion).
-	redelivered bool
+	// replay: an earlier run of this event may have begun (a crash or a
+	// takeover came between its delivery and its completion, or it failed
+	// for a recoverable reason).
+	replay replay
 }
 
 var _ handlers.Responder = (*responder)(nil)
 
-func (a *account) responder(ev *event.Event, links convLinks, step int, d *decision, redelivered bool) *responder {
-	return &responder{a: a, ev: ev, links: links, step: step, decided: d, redelivered: redelivered}
+func (a *account) responder(ev *event.Event, links convLinks, step int, d *decision, rp replay) *responder {
+	return &responder{a: a, ev: ev, links: links, step: step, decided: d, replay: rp}
 }
 
 func (r *responder) conv() string { return r.ev.Conversation.ID }
@@ -134,13 +135,21 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 		}
 		return nil
 	}
-	if r.redelivered {
+	if r.replay.redelivered {
 		limit := r.a.e.replayLimit()
 		if d, has := ctx.Deadline(); has {
 			// Leave the handler time to send after the wait.
 			limit = min(limit, time.Until(d)/2)
 		}
-		ok, why := r.a.waitPolled(ctx, r.a.e.replayQuiet(), limit)
+		var ok bool
+		var why string
+		if since := r.replay.since; since.IsZero() {
+			ok, why = r.a.waitPolled(ctx, r.a.e.replayQuiet(), limit)
+		} else if ok = r.a.waitPolledSince(ctx, since, r.a.e.replayQuiet(), limit); ok {
+			why = "the event channel reported what the server received since the failed run"
+		} else {
+			why = "no answer from the event channel since the failed run"
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
