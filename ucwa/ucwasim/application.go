@@ -211,7 +211,7 @@ func (s *Server) checkIdleLocked(a *application) {
 	if a.state != appLive || a.events.parked != nil {
 		return
 	}
-	if s.clock.now().Sub(a.events.lastPoll) > s.opt.AppIdleTimeout {
+	if !s.clock.now().Before(after(a.events.lastPoll, s.opt.AppIdleTimeout)) {
 		s.expireAppLocked(a)
 	}
 }
