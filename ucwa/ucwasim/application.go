@@ -2,7 +2,6 @@ package ucwasim
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -34,6 +33,8 @@ type application struct {
 	convs  map[string]*Conversation // by conversation id
 	invs   map[string]*Conversation // by messaging invitation id
 	subs   map[string]*subscription
+
+	idle, away, stale *timer // the idle expiry, Away and 30 s delivery rules (janitor.go)
 }
 
 func (a *application) alive() bool { return a != nil && a.state == appLive }
@@ -56,14 +57,13 @@ func (s *Server) handleApplications(w http.ResponseWriter, r *http.Request, u *u
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, a := range s.apps {
-		if a.alive() && a.user == u && a.endpointID == ep && a.userAgent == ua && a.culture == cu && a.instanceID == inst {
+	for _, a := range u.apps {
+		if a.alive() && a.endpointID == ep && a.userAgent == ua && a.culture == cu && a.instanceID == inst {
 			writeJSON(w, http.StatusOK, s.applicationResource(a))
 			return
 		}
 	}
-	s.appSeq++
-	id := strconv.Itoa(100+s.appSeq) + randID(3)
+	id := s.newID()
 	now := s.clock.now()
 	a := &application{
 		id: id, base: appsPath + "/" + id, user: u,
@@ -73,7 +73,10 @@ func (s *Server) handleApplications(w http.ResponseWriter, r *http.Request, u *u
 		convs:   map[string]*Conversation{}, invs: map[string]*Conversation{}, subs: map[string]*subscription{},
 	}
 	a.events.init(now)
+	s.newAppTimers(a)
+	s.armIdleLocked(a)
 	s.apps[id] = a
+	u.apps = append(u.apps, a)
 	u.signedIn = true
 	w.Header().Set("Location", a.base)
 	writeJSON(w, http.StatusCreated, s.applicationResource(a))
@@ -161,6 +164,14 @@ func (s *Server) handleApplication(w http.ResponseWriter, r *http.Request, a *ap
 // removeAppLocked deletes an application: its conversations end silently, its P-GET is released.
 func (s *Server) removeAppLocked(a *application) {
 	delete(s.apps, a.id)
+	u := a.user
+	for i, x := range u.apps {
+		if x == a {
+			u.apps = append(u.apps[:i], u.apps[i+1:]...)
+			break
+		}
+	}
+	s.stopAppTimersLocked(a)
 	s.dropTransientLocked(a)
 	a.events.wakeup()
 }
@@ -168,6 +179,7 @@ func (s *Server) removeAppLocked(a *application) {
 // expireAppLocked marks an application expired (410 InactiveApplicationExpired from now on).
 func (s *Server) expireAppLocked(a *application) {
 	a.state = appExpired
+	s.stopAppTimersLocked(a)
 	s.dropTransientLocked(a)
 	a.events.wakeup()
 }
@@ -181,8 +193,12 @@ func (s *Server) dropTransientLocked(a *application) {
 		}
 	}
 	a.events.pending = nil
+	s.cancelLocked(a.stale)
 	for _, c := range a.convs {
 		c.endSilentlyLocked()
+	}
+	for _, sub := range a.subs {
+		s.cancelLocked(sub.timer)
 	}
 	a.convs = map[string]*Conversation{}
 	a.invs = map[string]*Conversation{}
@@ -195,7 +211,7 @@ func (s *Server) checkIdleLocked(a *application) {
 	if a.state != appLive || a.events.parked != nil {
 		return
 	}
-	if s.clock.now().Sub(a.events.lastPoll) > s.opt.AppIdleTimeout {
+	if !s.clock.now().Before(after(a.events.lastPoll, s.opt.AppIdleTimeout)) {
 		s.expireAppLocked(a)
 	}
 }
@@ -222,15 +238,12 @@ func (s *Server) ExpireApplication(uri string) {
 	}
 }
 
-// appsOf lists the applications of uri.
+// appsOf lists the applications of uri (live and expired), oldest first.
 func (s *Server) appsOf(uri string) []*application {
-	var out []*application
-	for _, a := range s.apps {
-		if a.user.uri == uri {
-			out = append(out, a)
-		}
+	if u := s.users[uri]; u != nil {
+		return append([]*application(nil), u.apps...)
 	}
-	return out
+	return nil
 }
 
 // activeApp is the newest live application of uri that made itself available.

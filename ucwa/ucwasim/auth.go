@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -191,6 +192,14 @@ func randToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newID returns an id no other id made by this server has (conversations, invitations,
+// applications, subscriptions): a sequence number then 48 random bits, in lower-case hex, so
+// ids never collide within a run and differ between runs. The caller holds s.mu.
+func (s *Server) newID() string {
+	s.idSeq++
+	return strconv.FormatUint(s.idSeq, 16) + randID(6)
 }
 
 func randID(n int) string {

@@ -41,6 +41,8 @@ type Conversation struct {
 	transcript []Message
 	held       []int // transcript indexes said before the bot accepted
 	pendingOut string
+	invTimer   *timer        // an outgoing invitation's 30 s rule (janitor.go)
+	changed    chan struct{} // closed when the transcript grows; made by the first waiter
 }
 
 // member is a remote participant and whether it uses the IM modality.
@@ -120,12 +122,13 @@ func (s *Server) Invite(from, to, firstMessage string) (*Conversation, error) {
 // newConversationLocked registers a conversation of application a.
 func (s *Server) newConversationLocked(a *application, peer *user, direction string) *Conversation {
 	c := &Conversation{
-		s: s, app: a, id: randID(4), bot: a.user, peer: peer, direction: direction,
-		inv: randID(4), threadID: randID(12), invited: s.clock.now(),
+		s: s, app: a, id: s.newID(), bot: a.user, peer: peer, direction: direction,
+		inv: s.newID(), threadID: randID(12), invited: s.clock.now(),
 	}
 	a.convs[c.id] = c
 	a.invs[c.inv] = c
-	s.convs = append(s.convs, c)
+	s.convs[c.id] = c
+	s.byBot[c.bot] = append(s.byBot[c.bot], c)
 	return c
 }
 
@@ -137,17 +140,21 @@ func (c *Conversation) addMessageLocked(m Message) (n, idx int) {
 	c.transcript = append(c.transcript, m)
 	idx = len(c.transcript) - 1
 	if m.From == c.bot.uri {
-		c.s.sent = append(c.s.sent, msgRef{c, idx})
+		c.s.sent[c.bot] = append(c.s.sent[c.bot], msgRef{c, idx})
 	}
-	c.s.broadcastLocked()
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
 	return idx + 1, idx
 }
 
 // emitIncomingLocked queues the message event for transcript index idx (subject to the 30 s rule).
 func (c *Conversation) emitIncomingLocked(idx int) {
-	n := idx + 1
+	n, now := idx+1, c.s.clock.now()
+	c.s.armStaleLocked(c.app, now)
 	c.app.events.emitQueued(&queued{
-		sender: "conversation", senderHref: c.path(), conv: c, msg: idx, at: c.s.clock.now(),
+		sender: "conversation", senderHref: c.path(), conv: c, msg: idx, at: now,
 		ev: event{
 			"link":      lk2("message", c.msgPath()+"/messages/"+itoa(int64(n))),
 			"status":    "Success",
@@ -191,28 +198,41 @@ func (c *Conversation) Transcript() []Message {
 // Conversations returns the conversations of the bot botURI, including ended ones and the ones
 // the bot started, in creation order.
 func (s *Server) Conversations(botURI string) []*Conversation {
-	botURI = normURI(botURI)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*Conversation
-	for _, c := range s.convs {
-		if c.bot.uri == botURI {
-			out = append(out, c)
-		}
+	u := s.users[normURI(botURI)]
+	if u == nil {
+		return nil
 	}
-	return out
+	return append([]*Conversation(nil), s.byBot[u]...)
+}
+
+// Conversation returns the conversation with the given id (as ID returns it), incoming or
+// started by the bot, live or ended; nil when there is none.
+func (s *Server) Conversation(id string) *Conversation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.convs[id]
 }
 
 // Sent returns every message the bot botURI sent, in order.
-func (s *Server) Sent(botURI string) []Message {
-	botURI = normURI(botURI)
+func (s *Server) Sent(botURI string) []Message { return s.SentFrom(botURI, 0) }
+
+// SentFrom returns the messages the bot botURI sent after its first from messages, in order:
+// a reader that remembers how many it has read gets only the new ones.
+func (s *Server) SentFrom(botURI string, from int) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Message
-	for _, r := range s.sent {
-		if r.c.bot.uri == botURI {
-			out = append(out, r.c.transcript[r.idx])
-		}
+	refs := s.sent[s.users[normURI(botURI)]]
+	if from < 0 {
+		from = 0
+	}
+	if from >= len(refs) {
+		return nil
+	}
+	out := make([]Message, 0, len(refs)-from)
+	for _, r := range refs[from:] {
+		out = append(out, r.c.transcript[r.idx])
 	}
 	return out
 }
@@ -232,7 +252,10 @@ func (s *Server) WaitTranscript(ctx context.Context, c *Conversation, n int) ([]
 			s.mu.Unlock()
 			return out, nil
 		}
-		ch := s.changed
+		if c.changed == nil {
+			c.changed = make(chan struct{})
+		}
+		ch := c.changed
 		s.mu.Unlock()
 		select {
 		case <-ch:
@@ -244,7 +267,7 @@ func (s *Server) WaitTranscript(ctx context.Context, c *Conversation, n int) ([]
 	}
 }
 
-// broadcastLocked wakes everyone waiting for a transcript or an application to change.
+// broadcastLocked wakes everyone waiting for an application's availability to change.
 func (s *Server) broadcastLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})

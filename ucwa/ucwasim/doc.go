@@ -8,13 +8,16 @@
 // (/ucwa/oauth/v1/applications/<id>/...); hrefs below the application are relative.
 //
 // A control API scripts the people the bot talks to (Invite, Say, Join, Leave, HangUp), reads
-// what the bot sent (Sent, Transcript, WaitTranscript), and injects faults (Inject,
-// RevokeTokens, KillApplication, ExpireApplication, ForceResync, ForceResume).
+// what the bot sent (Sent, SentFrom, Transcript, WaitTranscript, Conversation), and injects
+// faults (Inject with path patterns, rates and actions, Faults, ClearFaults, RevokeTokens,
+// KillApplication, ExpireApplication, ForceResync, ForceResume).
 //
 // # Time
 //
 // Time rules run on a simulated clock (Now) that runs Options.TimeScale times faster than real
-// time. Durations on the wire are simulated too: the token's expires_in, and the P-GET timeout
+// time, or, with Options.ManualClock, only when Advance moves it. Each rule is a deadline in a
+// timer heap, armed where the time it counts from is set; the janitor sleeps until the earliest
+// one, so its cost does not grow with the number of conversations. Durations on the wire are simulated too: the token's expires_in, and the P-GET timeout
 // parameter (seconds, default 180; any positive value up to 1800 is accepted, fractions too,
 // and remembered per application). The rules:
 //

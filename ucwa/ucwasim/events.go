@@ -39,8 +39,13 @@ type eventChannel struct {
 	resume   bool           // ForceResume: the next P-GET answers resume, transient state dropped
 }
 
-// pget is a parked P-GET; replaced is closed when a newer P-GET takes its place.
-type pget struct{ replaced chan struct{} }
+// pget is a parked P-GET; replaced is closed when a newer P-GET takes its place, and timeout
+// (a timer of the time rules) sets timedOut when its timeout parameter has passed.
+type pget struct {
+	replaced chan struct{}
+	timeout  *timer
+	timedOut bool
+}
 
 func (ec *eventChannel) init(now time.Time) {
 	ec.batches = map[int]*batch{}
@@ -91,22 +96,31 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rt route, 
 		ec.timeout = time.Duration(min(t, 1800) * float64(time.Second))
 	}
 	me := &pget{replaced: make(chan struct{})}
+	me.timeout = newTimer(func(time.Time) {
+		me.timedOut = true
+		ec.wakeup()
+	})
 	if ec.parked != nil {
 		close(ec.parked.replaced)
 	}
 	ec.parked = me
-	timer := time.NewTimer(s.clock.real(ec.timeout))
-	defer timer.Stop()
+	s.cancelLocked(a.idle)
+	s.scheduleLocked(me.timeout, s.clock.now().Add(ec.timeout))
+	// release ends this P-GET; the lock is held.
 	release := func() {
+		s.cancelLocked(me.timeout)
 		if ec.parked == me {
 			ec.parked = nil
 			ec.lastPoll = s.clock.now()
+			if a.state == appLive && s.apps[a.id] == a {
+				s.armIdleLocked(a)
+			}
 		}
 	}
-	timedOut := false
 	for {
 		select {
 		case <-me.replaced:
+			release()
 			s.mu.Unlock()
 			writeError(w, http.StatusConflict, "PGetReplaced", "The pending GET request was replaced by a newer one.")
 			return
@@ -118,7 +132,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rt route, 
 			s.mu.Unlock()
 			return
 		}
-		if body := s.pollLocked(a, ack, timedOut); body != nil {
+		if body := s.pollLocked(a, ack, me.timedOut); body != nil {
 			release()
 			s.mu.Unlock()
 			writeJSON(w, http.StatusOK, body)
@@ -129,8 +143,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, rt route, 
 		select {
 		case <-wake:
 		case <-me.replaced:
-		case <-timer.C:
-			timedOut = true
 		case <-r.Context().Done():
 			s.mu.Lock()
 			release()
@@ -173,6 +185,7 @@ func (s *Server) pollLocked(a *application, ack int, timedOut bool) map[string]a
 		case len(ec.pending) > 0 || timedOut:
 			b = &batch{items: ec.pending}
 			ec.pending = nil
+			s.cancelLocked(a.stale)
 		default:
 			return nil
 		}

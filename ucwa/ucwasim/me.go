@@ -28,6 +28,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, a *application
 	case rt.rel == "reportMyActivity" && r.Method == http.MethodPost:
 		a.lastActivity = s.clock.now()
 		a.user.lastActive = a.lastActivity
+		s.armAwayLocked(a)
 		if a.awayReported {
 			a.awayReported = false
 			s.emitPresenceLocked(a)
@@ -86,6 +87,7 @@ func (s *Server) makeMeAvailableLocked(a *application, in *input) {
 	}
 	a.lastActivity = s.clock.now()
 	a.user.lastActive = a.lastActivity
+	s.armAwayLocked(a)
 	if a.available {
 		return
 	}

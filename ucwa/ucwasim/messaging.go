@@ -52,7 +52,7 @@ func (s *Server) handleCommunication(w http.ResponseWriter, r *http.Request, a *
 		if _, err := c.memberLocked(u.uri); err != nil {
 			c.joinLocked(u)
 		}
-		w.Header().Set("Location", a.base+"/communication/participantInvitations/"+randID(4))
+		w.Header().Set("Location", a.base+"/communication/participantInvitations/"+s.newID())
 		w.WriteHeader(http.StatusCreated)
 	default:
 		writeError(w, http.StatusMethodNotAllowed, "", "")
@@ -246,6 +246,8 @@ func (s *Server) handleStartMessaging(w http.ResponseWriter, r *http.Request, a 
 		c.endLocked()
 	case peer.autoAccept:
 		c.acceptOutgoingLocked()
+	default:
+		s.armInvitationLocked(c)
 	}
 	w.Header().Set("Location", c.invPath())
 	w.WriteHeader(http.StatusCreated)

@@ -14,7 +14,8 @@ type user struct {
 	availability        string // set by SetPresence or POST me/presence; "" = automatic
 	note                string
 	lastActive          time.Time
-	signedIn            bool // created an application once: an endpoint user, Offline without one
+	signedIn            bool           // created an application once: an endpoint user, Offline without one
+	apps                []*application // live and expired applications, oldest first
 }
 
 // normURI lower-cases a SIP URI and adds the "sip:" scheme when it is missing.
@@ -92,8 +93,8 @@ func (s *Server) Presence(uri string) string {
 // availabilityLocked computes u's aggregated availability.
 func (s *Server) availabilityLocked(u *user) string {
 	var app *application
-	for _, a := range s.apps {
-		if a.user == u && a.alive() && a.available {
+	for _, a := range u.apps {
+		if a.alive() && a.available {
 			if app == nil || a.lastActivity.After(app.lastActivity) {
 				app = a
 			}

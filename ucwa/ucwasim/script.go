@@ -244,6 +244,7 @@ func (c *Conversation) endLocked() {
 	a.events.emit("conversation", cp, event{"link": lk3("localParticipant", c.partPath(c.bot.uri), c.bot.name), "type": "deleted"})
 	a.events.emit("communication", c.commPath(), event{"link": lk2("conversation", cp), "type": "deleted"})
 	c.dropHeldLocked()
+	c.s.cancelLocked(c.invTimer)
 }
 
 // dropHeldLocked marks the messages held for an accept that never came as undelivered.
@@ -259,4 +260,5 @@ func (c *Conversation) endSilentlyLocked() {
 	c.state = "Disconnected"
 	c.members = nil
 	c.dropHeldLocked()
+	c.s.cancelLocked(c.invTimer)
 }

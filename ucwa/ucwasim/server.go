@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -37,6 +38,13 @@ type Options struct {
 	// (a user added with AddUser) and true, or false to refuse the token with 401. It is
 	// called without the server's lock held, for every such request.
 	VerifyBearer func(token string) (uri string, ok bool)
+	// ManualClock stops the simulated clock from following real time: it moves only when
+	// Advance moves it, and Advance applies the time rules that became due before it returns
+	// (TimeScale is then ignored). P-GET timeouts and token lifetimes follow the same clock;
+	// InviteWait and Fault.Delay stay real time.
+	ManualClock bool
+	// Seed seeds the choices of faults injected with a Rate (0: a random seed).
+	Seed uint64
 }
 
 // Errors returned by the control API.
@@ -69,14 +77,19 @@ type Server struct {
 	closed  sync.Once
 	wg      sync.WaitGroup // serve loop, janitor, in-flight handlers
 
-	mu     sync.Mutex
-	users  map[string]*user // by normalised sip URI
-	tokens map[string]*token
-	apps   map[string]*application // live and expired (tombstoned) applications by id
-	appSeq int
-	convs  []*Conversation
-	sent   []msgRef // the bots' messages in the order they were sent
-	faults []*Fault
+	mu       sync.Mutex
+	users    map[string]*user // by normalised sip URI
+	tokens   map[string]*token
+	apps     map[string]*application  // live and expired (tombstoned) applications by id
+	idSeq    uint64                   // the sequence part of ids (newID)
+	convs    map[string]*Conversation // every conversation ever made, by id
+	byBot    map[*user][]*Conversation
+	sent     map[*user][]msgRef // each bot's messages in the order they were sent
+	faults   []*armedFault
+	faultSeq int
+	rnd      *rand.Rand    // fault rates (Options.Seed)
+	timers   timerHeap     // deadlines of the time rules (janitor.go)
+	kick     chan struct{} // wakes the janitor when the earliest deadline changes
 
 	reqMu    sync.Mutex // guards requests; taken while mu may be held, never the other way round
 	requests []Request
@@ -112,12 +125,17 @@ func NewWithListener(l net.Listener, o Options) *Server {
 	}
 	s := &Server{
 		opt:     o,
-		clock:   newClock(o.TimeScale),
+		clock:   newClock(o.TimeScale, o.ManualClock),
 		ln:      l,
 		closing: make(chan struct{}),
 		users:   map[string]*user{},
 		tokens:  map[string]*token{},
 		apps:    map[string]*application{},
+		convs:   map[string]*Conversation{},
+		byBot:   map[*user][]*Conversation{},
+		sent:    map[*user][]msgRef{},
+		rnd:     newRand(o.Seed),
+		kick:    make(chan struct{}, 1),
 		changed: make(chan struct{}),
 	}
 	s.handler = http.HandlerFunc(s.serveHTTP)
@@ -170,13 +188,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	rt := parseRoute(r.URL.Path)
 	who := s.requestUser(r, rt)
-	rw := &recorder{ResponseWriter: w, log: func(status int) { s.record(r, rt, who, status) }}
+	f, fid := s.matchFault(r.Method, rt.rel, r.URL.Path, who)
+	rw := &recorder{ResponseWriter: w, log: func(status int) { s.record(r, rt, who, status, fid) }}
 	defer rw.finish()
 	w.Header().Set("X-MS-UcwaVersion", "2")
-	if f := s.matchFault(r.Method, rt.rel, who); f != nil {
-		if s.applyFault(rw, r, f) {
-			return
-		}
+	if f != nil && s.applyFault(rw, r, rt, f, who) {
+		return
 	}
 	s.dispatch(rw, r, rt)
 }

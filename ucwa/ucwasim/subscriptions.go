@@ -19,6 +19,7 @@ type subscription struct {
 	uris    []string
 	expires time.Time
 	warned  bool
+	timer   *timer // the expiry warning, then the expiry
 }
 
 // SubscriptionInfo describes a live presence subscription of a bot.
@@ -119,8 +120,9 @@ func (s *Server) handleSubscriptions(w http.ResponseWriter, r *http.Request, a *
 				writeError(w, http.StatusBadRequest, "ParameterValidationFailure", "duration (minutes, 10-30) is required")
 				return
 			}
-			sub := &subscription{id: randID(4), expires: now.Add(d)}
+			sub := &subscription{id: s.newID(), expires: now.Add(d)}
 			a.subs[sub.id] = sub
+			s.armSubscriptionLocked(a, sub)
 			added := s.addMembersLocked(a, sub, in.strs("uris"))
 			a.events.emit("people", a.base+"/people", event{
 				"link":      lk2("presenceSubscription", subPath(a, sub.id)),
@@ -171,6 +173,7 @@ func (s *Server) handleSubscriptions(w http.ResponseWriter, r *http.Request, a *
 			sub.expires = limit
 		}
 		sub.warned = false
+		s.armSubscriptionLocked(a, sub)
 		writeJSON(w, http.StatusOK, s.subscriptionResource(a, sub))
 	case rt.rel == "presenceSubscription" && r.Method == http.MethodDelete:
 		s.deleteSubscriptionLocked(a, sub, true)
@@ -234,6 +237,7 @@ func (s *Server) emitContactLocked(a *application, uri, typ string) {
 // deleteSubscriptionLocked removes sub; with members, contact deleted events go out first.
 func (s *Server) deleteSubscriptionLocked(a *application, sub *subscription, members bool) {
 	delete(a.subs, sub.id)
+	s.cancelLocked(sub.timer)
 	if members {
 		for _, uri := range sub.uris {
 			s.emitContactLocked(a, uri, "deleted")
@@ -257,21 +261,37 @@ func (s *Server) notifyPresenceLocked(u *user) {
 	}
 }
 
-// tickSubscriptionsLocked sends expiry warnings and removes expired subscriptions.
-func (s *Server) tickSubscriptionsLocked(a *application, now time.Time) {
-	for _, sub := range a.subs {
-		switch {
-		case !now.Before(sub.expires):
-			s.deleteSubscriptionLocked(a, sub, false)
-		case !sub.warned && !now.Before(sub.expires.Add(-subscriptionWarn)):
-			sub.warned = true
-			a.events.emit("people", a.base+"/people", event{
-				"link":      lk2("presenceSubscription", subPath(a, sub.id)),
-				"_embedded": map[string]any{"presenceSubscription": s.subscriptionResource(a, sub)},
-				"type":      "updated",
-			})
-		}
+// armSubscriptionLocked schedules sub's expiry warning, or its expiry once warned.
+func (s *Server) armSubscriptionLocked(a *application, sub *subscription) {
+	if sub.timer == nil {
+		sub.timer = newTimer(func(now time.Time) { s.subscriptionDueLocked(a, sub, now) })
 	}
+	at := sub.expires
+	if !sub.warned {
+		at = at.Add(-subscriptionWarn)
+	}
+	s.scheduleLocked(sub.timer, at)
+}
+
+// subscriptionDueLocked sends sub's expiry warning a minute before it expires, and removes it
+// when it has expired.
+func (s *Server) subscriptionDueLocked(a *application, sub *subscription, now time.Time) {
+	if !a.alive() || a.subs[sub.id] != sub {
+		return
+	}
+	switch {
+	case !now.Before(sub.expires):
+		s.deleteSubscriptionLocked(a, sub, false)
+		return
+	case !sub.warned && !now.Before(sub.expires.Add(-subscriptionWarn)):
+		sub.warned = true
+		a.events.emit("people", a.base+"/people", event{
+			"link":      lk2("presenceSubscription", subPath(a, sub.id)),
+			"_embedded": map[string]any{"presenceSubscription": s.subscriptionResource(a, sub)},
+			"type":      "updated",
+		})
+	}
+	s.armSubscriptionLocked(a, sub)
 }
 
 func contains(list []string, v string) bool {

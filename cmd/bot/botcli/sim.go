@@ -50,18 +50,20 @@ func simCommand() *command {
 		users     userList
 		timeScale float64
 		domain    string
+		seed      uint64
 	)
 	return &command{
 		name: "sim",
 		summary: `Run the built-in UCWA simulator as its own process, to try the bot against it.
 Users are given as URI[=PASSWORD]; bots sign in with their password, people
-are scripted through the loopback-only control routes under /_sim/ (see
-docs/operations.md).`,
+are scripted, and faults injected, through the loopback-only control routes
+under /_sim/ (see docs/operations.md).`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&listen, "listen", "127.0.0.1:8443", "loopback `host:port` to serve on")
 			fs.Var(&users, "users", "comma-separated `URI[=PASSWORD]` users to create (repeatable)")
 			fs.Float64Var(&timeScale, "time-scale", 1, "simulated seconds per real second")
 			fs.StringVar(&domain, "domain", "example.com", "SIP `domain` of the users")
+			fs.Uint64Var(&seed, "seed", 0, "`seed` of the draws of faults injected with a rate (0: random)")
 		},
 		run: func(ctx context.Context, io Stdio, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -81,7 +83,7 @@ docs/operations.md).`,
 			// The simulator answers on an internal loopback port too; its
 			// routes are served here beside the control routes. It builds
 			// absolute URLs from the request's Host, so both work.
-			sim, err := ucwasim.New(ucwasim.Options{TimeScale: timeScale, Domain: domain})
+			sim, err := ucwasim.New(ucwasim.Options{TimeScale: timeScale, Domain: domain, Seed: seed})
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
@@ -63,8 +64,28 @@ func (c *Client) Transcript(ctx context.Context, conv string) ([]ucwasim.Message
 
 // Sent returns every message the bot sent.
 func (c *Client) Sent(ctx context.Context, bot string) ([]ucwasim.Message, error) {
+	return c.SentFrom(ctx, bot, 0)
+}
+
+// SentFrom returns the messages the bot sent after its first from messages.
+func (c *Client) SentFrom(ctx context.Context, bot string, from int) ([]ucwasim.Message, error) {
 	var out []ucwasim.Message
-	err := c.get(ctx, "sent?bot="+url.QueryEscape(bot), &out)
+	err := c.get(ctx, "sent?bot="+url.QueryEscape(bot)+"&from="+strconv.Itoa(from), &out)
+	return out, err
+}
+
+// Conversations lists the bot's conversations, incoming and started by the bot.
+func (c *Client) Conversations(ctx context.Context, bot string) ([]ConversationInfo, error) {
+	var out []ConversationInfo
+	err := c.get(ctx, "conversations?bot="+url.QueryEscape(bot), &out)
+	return out, err
+}
+
+// Requests returns the simulator's request log (the newest 10,000 at most) after its first
+// from entries.
+func (c *Client) Requests(ctx context.Context, from int) ([]ucwasim.Request, error) {
+	var out []ucwasim.Request
+	err := c.get(ctx, "requests?from="+strconv.Itoa(from), &out)
 	return out, err
 }
 
@@ -81,22 +102,33 @@ func (c *Client) Presence(ctx context.Context, uri string) (string, error) {
 }
 
 func (c *Client) post(ctx context.Context, route string, body Request, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Base, "/")+Prefix+route, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	return c.do(req, out)
+	return c.postJSON(ctx, route, body, out)
+}
+
+func (c *Client) postJSON(ctx context.Context, route string, body, out any) error {
+	return c.send(ctx, http.MethodPost, route, body, out)
 }
 
 func (c *Client) get(ctx context.Context, route string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.Base, "/")+Prefix+route, nil)
+	return c.send(ctx, http.MethodGet, route, nil, out)
+}
+
+// send makes a request to a control route; body, when not nil, is sent as JSON.
+func (c *Client) send(ctx context.Context, method, route string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.Base, "/")+Prefix+route, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	return c.do(req, out)
 }

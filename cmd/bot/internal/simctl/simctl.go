@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
+	"strconv"
 
 	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
 )
@@ -53,8 +53,16 @@ type Invited struct {
 //	GET  /_sim/participants?conversation=ID → [uri]
 //	GET  /_sim/sent?bot=URI                 → [message]
 //	GET  /_sim/presence?uri=URI             → {uri, availability}
+//	GET  /_sim/conversations?bot=URI        → [{id, state, participants}]
+//	GET  /_sim/requests?from=N              → [request]
+//	POST /_sim/faults       FaultSpec → {id}
+//	GET  /_sim/faults                       → [{id, fault, hits, left}]
+//	DELETE /_sim/faults, /_sim/faults/{id}  → {cleared}
+//	POST /_sim/resync, /_sim/resume, /_sim/revoke, /_sim/kill, /_sim/expire {uri}
+//
+// GET /_sim/sent takes from=N too: only the messages after the first N.
 func Handler(s *ucwasim.Server) http.Handler {
-	c := &control{s: s, convs: map[string]*ucwasim.Conversation{}}
+	c := &control{s: s}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /_sim/users", c.addUser)
 	mux.HandleFunc("POST /_sim/invite", c.invite)
@@ -67,13 +75,29 @@ func Handler(s *ucwasim.Server) http.Handler {
 	mux.HandleFunc("GET /_sim/transcript", c.transcript)
 	mux.HandleFunc("GET /_sim/participants", c.participants)
 	mux.HandleFunc("GET /_sim/sent", c.sent)
+	mux.HandleFunc("GET /_sim/conversations", c.conversations)
+	mux.HandleFunc("GET /_sim/requests", c.requests)
+	mux.HandleFunc("POST /_sim/faults", c.injectFault)
+	mux.HandleFunc("GET /_sim/faults", c.listFaults)
+	mux.HandleFunc("DELETE /_sim/faults", c.clearFaults)
+	mux.HandleFunc("DELETE /_sim/faults/{id}", c.clearFaults)
+	mux.HandleFunc("POST /_sim/resync", c.action(s.ForceResync))
+	mux.HandleFunc("POST /_sim/resume", c.action(s.ForceResume))
+	mux.HandleFunc("POST /_sim/revoke", c.action(s.RevokeTokens))
+	mux.HandleFunc("POST /_sim/kill", c.action(s.KillApplication))
+	mux.HandleFunc("POST /_sim/expire", c.action(s.ExpireApplication))
 	return loopbackOnly(mux)
 }
 
 type control struct {
-	s     *ucwasim.Server
-	mu    sync.Mutex
-	convs map[string]*ucwasim.Conversation
+	s *ucwasim.Server
+}
+
+// ConversationInfo is one conversation as GET /_sim/conversations lists it.
+type ConversationInfo struct {
+	ID           string   `json:"id"`
+	State        string   `json:"state"`
+	Participants []string `json:"participants"`
 }
 
 func loopbackOnly(next http.Handler) http.Handler {
@@ -89,13 +113,19 @@ func loopbackOnly(next http.Handler) http.Handler {
 
 func decode(w http.ResponseWriter, r *http.Request) (Request, bool) {
 	var req Request
+	ok := decodeInto(w, r, &req)
+	return req, ok
+}
+
+// decodeInto decodes the JSON body strictly (unknown fields are an error) into v.
+func decodeInto(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(v); err != nil {
 		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
-		return req, false
+		return false
 	}
-	return req, true
+	return true
 }
 
 func reply(w http.ResponseWriter, v any) {
@@ -129,18 +159,13 @@ func (c *control) invite(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invite: "+err.Error(), http.StatusConflict)
 		return
 	}
-	c.mu.Lock()
-	c.convs[cv.ID()] = cv
-	c.mu.Unlock()
 	reply(w, Invited{Conversation: cv.ID()})
 }
 
 func (c *control) conversation(id string) (*ucwasim.Conversation, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cv, ok := c.convs[id]
-	if !ok {
-		return nil, fmt.Errorf("no conversation %q (ids come from /_sim/invite)", id)
+	cv := c.s.Conversation(id)
+	if cv == nil {
+		return nil, fmt.Errorf("no conversation %q (ids come from /_sim/invite or /_sim/conversations)", id)
 	}
 	return cv, nil
 }
@@ -200,7 +225,42 @@ func (c *control) participants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *control) sent(w http.ResponseWriter, r *http.Request) {
-	reply(w, nonNil(c.s.Sent(r.URL.Query().Get("bot"))))
+	from, ok := fromParam(w, r)
+	if !ok {
+		return
+	}
+	reply(w, nonNil(c.s.SentFrom(r.URL.Query().Get("bot"), from)))
+}
+
+// fromParam reads the from=N query parameter (default 0).
+func fromParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("from")
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		http.Error(w, "from "+strconv.Quote(s)+": want a count of entries already read", http.StatusBadRequest)
+		return 0, false
+	}
+	return n, true
+}
+
+func (c *control) conversations(w http.ResponseWriter, r *http.Request) {
+	out := []ConversationInfo{}
+	for _, cv := range c.s.Conversations(r.URL.Query().Get("bot")) {
+		out = append(out, ConversationInfo{ID: cv.ID(), State: cv.State(), Participants: nonNil(cv.Participants())})
+	}
+	reply(w, out)
+}
+
+func (c *control) requests(w http.ResponseWriter, r *http.Request) {
+	from, ok := fromParam(w, r)
+	if !ok {
+		return
+	}
+	all := c.s.Requests()
+	reply(w, nonNil(all[min(from, len(all)):]))
 }
 
 func nonNil[T any](s []T) []T {
