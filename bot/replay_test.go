@@ -15,6 +15,7 @@ import (
 
 	"github.com/ucwabot/ucwabot/store"
 	"github.com/ucwabot/ucwabot/ucwa"
+	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
 )
 
 // dyingStore is a store that dies when kill is called: from then on every
@@ -379,5 +380,55 @@ func TestEngine_a_lost_sendMessage_answer_gives_one_reply(t *testing.T) {
 				t.Fatalf("%d answers were not lost; the test proves nothing", lose.n.Load())
 			}
 		})
+	}
+}
+
+// Issue 16: one 404 ApplicationNotFound on sendMessage (a fault of the
+// server or a front, the application still there) made the event
+// complete without its reply.
+func TestEngine_one_ApplicationNotFound_on_sendMessage_still_gives_the_reply(t *testing.T) {
+	sim := newSim(t, 1)
+	start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules))
+	sim.Inject(ucwasim.Fault{Method: http.MethodPost, Path: "*/messaging/messages", Status: http.StatusNotFound, Subcode: "ApplicationNotFound", Times: 1})
+	conv, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0")
+	if err := conv.Say(aliceURI, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0", "echo: m1")
+	hit := 0
+	for _, f := range sim.Requests() {
+		if f.Fault != 0 {
+			hit++
+		}
+	}
+	if hit == 0 {
+		t.Fatal("the fault never hit; the test proves nothing")
+	}
+}
+
+// Issue 16: the application is killed as the reply goes out; the
+// conversation goes with it. The reply reaches the person as a new IM from
+// the new application, once.
+func TestEngine_a_reply_whose_application_died_reaches_the_person_as_a_new_IM(t *testing.T) {
+	sim := newSim(t, 1)
+	start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules))
+	conv, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0")
+	sim.Inject(ucwasim.Fault{Method: http.MethodPost, Path: "*/messaging/messages", Action: ucwasim.FaultKill, Times: 1})
+	if err := conv.Say(aliceURI, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, "", "echo: m0", "echo: m1")
+	for _, m := range sim.Sent(botURI) {
+		if m.Text == "echo: m1" && m.Conversation == conv.ID() {
+			t.Fatal("the reply went to the conversation of the killed application")
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -215,19 +216,61 @@ func (r *responder) linksFor(ctx context.Context) (convLinks, error) {
 
 func (r *responder) send(ctx context.Context, contentType, text string) error {
 	l, err := r.linksFor(ctx)
-	if err != nil {
-		return err
-	}
-	if l.SendMessage == "" {
+	if err == nil && l.SendMessage == "" {
 		return fmt.Errorf("%w: sendMessage in %s", ErrNoLink, r.conv())
 	}
 	op := r.operationID()
+	if err != nil {
+		if r.reIM(err) {
+			return r.once(ctx, op, true, func() error { return r.newIM(ctx, op, contentType, text, err) })
+		}
+		return err
+	}
 	return r.once(ctx, op, true, func() error {
-		return r.a.call(ctx, "sendMessage", r.settled(ctx, op, func() error {
+		err := r.a.call(ctx, "sendMessage", r.settled(ctx, op, func() error {
 			_, err := r.a.client.SendMessage(ctx, l.SendMessage, contentType, text, op)
 			return err
 		}))
+		if r.reIM(err) {
+			return r.newIM(ctx, op, contentType, text, err)
+		}
+		return err
 	})
+}
+
+// reIM reports whether a reply that failed with err goes to the person as
+// a new IM instead: the event runs again after its application was made
+// anew (replay.since is set), and the conversation, which belonged to the
+// old application, is gone.
+func (r *responder) reIM(err error) bool {
+	return err != nil && !r.replay.since.IsZero() && statusOf(err) == http.StatusNotFound && r.person() != ""
+}
+
+// person is who the event's reply is for: the participant who acted,
+// unless it is the bot.
+func (r *responder) person() string {
+	if p := r.ev.Participant; p.URI != "" && !p.Local {
+		return p.URI
+	}
+	return ""
+}
+
+// newIM sends the reply as a new conversation with the person, under the
+// reply's operationId.
+func (r *responder) newIM(ctx context.Context, op, contentType, text string, cause error) error {
+	if contentType == "text/html" {
+		text = stripTags(text)
+	}
+	r.a.log.WithError(cause).WithFields(map[string]any{"operation": op, "to": r.person()}).
+		Warn("the conversation ended with its application; sending the reply as a new IM")
+	return r.a.call(ctx, "startMessaging", r.settled(ctx, op, func() error {
+		app, _ := r.a.currentApp()
+		if app == nil {
+			return errors.New("bot: no application")
+		}
+		_, err := r.a.client.StartMessaging(ctx, app, normalizeAddress(r.person()), r.ev.Conversation.Subject, text, op)
+		return err
+	}))
 }
 
 // mayHaveArrived reports whether a failed POST may still have reached the
