@@ -106,6 +106,7 @@ func TestRun_answers_a_conversation_end_to_end(t *testing.T) {
 	writeFile(t, cfg, fmt.Sprintf(`accounts:
   - address: sip:bot@example.com
     discovery_url: %s
+    insecure_http: true
     password_env: BOT_PASSWORD
 rules: [rules]
 store:
@@ -357,6 +358,7 @@ func TestRun_refuses_a_non_loopback_admin_address_without_a_token(t *testing.T) 
 	writeFile(t, cfg, `accounts:
   - address: sip:bot@example.com
     discovery_url: http://127.0.0.1:1/Autodiscover/AutodiscoverService.svc/root
+    insecure_http: true
     password_env: BOT_PASSWORD
 rules: [rules]
 store:
