@@ -59,6 +59,13 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	for _, a := range bcfg.Accounts {
+		if a.InsecureHTTP {
+			log.WithField("account", a.Address).Warn("accounts[].insecure_http is set: this account may sign in over plain http; use it with a simulator only (docs/security.md)")
+		}
+	}
+	redactor.Add(redisstore.URLSecrets(cfg.Store.URL)...)
+	redisstore.SetLogger(log.WithField("component", "go-redis"))
 
 	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
@@ -99,6 +106,10 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		Conversations: conversationAdmin{eng},
 		Token:         token,
 		Logger:        log,
+
+		Listen:                    l.Addr().String(),
+		AllowedHosts:              cfg.Admin.AllowedHosts,
+		AllowLoopbackWithoutToken: cfg.Admin.AllowLoopbackWithoutToken,
 	})
 	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics and /admin/")
 
@@ -179,6 +190,9 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		SubscriptionDuration: cfg.KeepAlive.SubscriptionDuration,
 		PollTimeout:          cfg.KeepAlive.PollTimeout,
 	}
+	if err := cfg.CAFiles(); err != nil {
+		return bot.Config{}, "", err
+	}
 	for i, a := range cfg.Accounts {
 		pw, err := cfg.Password(i, getenv)
 		if err != nil {
@@ -189,6 +203,9 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 			Address:      a.Address,
 			DiscoveryURL: a.DiscoveryURL,
 			TrustedHosts: a.TrustedHosts,
+			InsecureHTTP: a.InsecureHTTP,
+			CAFile:       a.CAFile,
+			OnSecret:     func(s string) { redactor.Add(s) },
 			Username:     a.Username,
 			Password:     pw,
 			UserAgent:    a.UserAgent,
