@@ -180,12 +180,16 @@ func scrubError(err error, secrets []string) error {
 // SetLogger sends go-redis's own log lines (pool and sentinel messages) to
 // l, a logrus-style logger, at warning level, instead of go-redis's raw
 // standard-error lines. It is process-wide, as go-redis's logger is.
-func SetLogger(l interface{ Warnf(format string, args ...any) }) {
+func SetLogger(l interface {
+	Warnf(format string, args ...any)
+}) {
 	redis.SetLogger(logAdapter{l})
 }
 
 type logAdapter struct {
-	l interface{ Warnf(format string, args ...any) }
+	l interface {
+		Warnf(format string, args ...any)
+	}
 }
 
 func (a logAdapter) Printf(_ context.Context, format string, v ...any) {

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ucwabot/ucwabot/bot"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/config"
@@ -76,7 +79,7 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	reloader, err := rules.NewReloader(ruleOptions(), log, cfg.Rules...)
+	reloader, err := rules.NewReloader(serviceRuleOptions(cfg.Webhooks.AllowedHosts, redactor), log, cfg.Rules...)
 	if err != nil {
 		return err
 	}
@@ -217,6 +220,53 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		return bot.Config{}, "", err
 	}
 	return bc, token, nil
+}
+
+// serviceRuleOptions are ruleOptions with the service's policy on what the
+// rules build: a handler that posts to a URL (the webhook) must name a
+// host of webhooks.allowed_hosts when the list is set, and every secret a
+// handler holds is registered with the log redactor.
+func serviceRuleOptions(allowed []string, redactor *logging.Redactor) rules.Options {
+	o := ruleOptions()
+	build := o.Build
+	o.Build = func(plugin string, params *yaml.Node) (any, error) {
+		inst, err := build(plugin, params)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := inst.(interface{ Secrets() []string }); ok {
+			redactor.Add(s.Secrets()...)
+		}
+		if t, ok := inst.(interface{ URL() string }); ok && len(allowed) > 0 {
+			u, err := url.Parse(t.URL())
+			if err != nil || !hostAllowed(u.Hostname(), allowed) {
+				host := ""
+				if u != nil {
+					host = u.Hostname()
+				}
+				return nil, fmt.Errorf("url host %q is not in webhooks.allowed_hosts (%s)", host, strings.Join(allowed, ", "))
+			}
+		}
+		return inst, nil
+	}
+	return o
+}
+
+// hostAllowed reports whether host is one of allowed, where "*.example.com"
+// matches every subdomain of example.com.
+func hostAllowed(host string, allowed []string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, a := range allowed {
+		a = strings.ToLower(strings.TrimSuffix(a, "."))
+		if sub, ok := strings.CutPrefix(a, "*."); ok {
+			if strings.HasSuffix(host, "."+sub) {
+				return true
+			}
+		} else if host == a {
+			return true
+		}
+	}
+	return false
 }
 
 // openStore opens Redis when a URL is configured, else the embedded store.
