@@ -327,11 +327,13 @@ func adminAPI(t *testing.T, base, token, rulesFile string) {
 	}
 	list := func() []conversation {
 		code, body := httpGet(t, base+"/admin/conversations", token)
-		var cs []conversation
-		if err := json.Unmarshal([]byte(body), &cs); code != http.StatusOK || err != nil {
+		var page struct {
+			Conversations []conversation `json:"conversations"`
+		}
+		if err := json.Unmarshal([]byte(body), &page); code != http.StatusOK || err != nil {
 			t.Fatalf("/admin/conversations = %d %s (%v)", code, body, err)
 		}
-		return cs
+		return page.Conversations
 	}
 	cs := list()
 	if len(cs) != 1 || cs[0].Account != "sip:bot@example.com" || cs[0].ID == "" || cs[0].State["last"] != "second" {
@@ -370,7 +372,7 @@ http:
   listen: 0.0.0.0:0
 `)
 	r := runBot(t, "", []string{"BOT_PASSWORD=pw"}, "run", "--config", cfg)
-	if r.code != 1 || !strings.Contains(r.stderr, cfg+":9:3: http.listen: \"0.0.0.0:0\" is not a loopback address") {
+	if r.code != 1 || !strings.Contains(r.stderr, cfg+":10:3: http.listen: \"0.0.0.0:0\" is not a loopback address") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
