@@ -276,6 +276,13 @@ type Account struct {
 	// discovery URL's host) that may receive the password, tokens and UCWA
 	// requests, e.g. a pool FQDN in a split-domain deployment.
 	TrustedHosts []string
+	// InsecureHTTP allows plain http URLs (a simulator); see ucwa.Config.
+	InsecureHTTP bool
+	// CAFile is a PEM bundle added to the TLS roots; see ucwa.Config.
+	CAFile string
+	// OnSecret is told every secret the account's client comes to know
+	// (password, tokens); see ucwa.Config.
+	OnSecret func(string)
 	// Username defaults to Address without "sip:".
 	Username string
 	// Password is never printed: Account implements String and GoString.

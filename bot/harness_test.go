@@ -230,7 +230,7 @@ type running struct {
 
 func testConfig(sim *ucwasim.Server) Config {
 	return Config{
-		Accounts:         []Account{{Address: botURI, DiscoveryURL: sim.DiscoveryURL(), Password: botPW}},
+		Accounts:         []Account{{Address: botURI, DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Password: botPW}},
 		Workers:          4,
 		QueueSize:        32,
 		HandlerTimeout:   5 * time.Second,

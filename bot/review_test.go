@@ -19,7 +19,7 @@ import (
 func offlineEngine(t *testing.T, st store.Store) (*Engine, *account) {
 	t.Helper()
 	cfg := Config{
-		Accounts:     []Account{{Address: botURI, DiscoveryURL: "http://127.0.0.1:1/autodiscover", Password: botPW}},
+		Accounts:     []Account{{Address: botURI, DiscoveryURL: "http://127.0.0.1:1/autodiscover", InsecureHTTP: true, Password: botPW}},
 		PollTimeout:  3 * time.Second,
 		LeaseTTL:     time.Second,
 		DrainTimeout: 3 * time.Second,
@@ -203,7 +203,7 @@ func TestReady_counts_an_outstanding_PGET_as_healthy(t *testing.T) {
 }
 
 func TestEngine_keeps_no_password(t *testing.T) {
-	cfg := Config{Accounts: []Account{{Address: botURI, DiscoveryURL: "http://127.0.0.1:1/autodiscover", Password: botPW}}}
+	cfg := Config{Accounts: []Account{{Address: botURI, DiscoveryURL: "http://127.0.0.1:1/autodiscover", InsecureHTTP: true, Password: botPW}}}
 	e, err := New(cfg, WithStore(tempBolt(t)), WithRules(staticRules{}))
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestDropConversation_matches_the_account_in_any_case(t *testing.T) {
 }
 
 func TestWatch_keeps_at_most_maxWatched_contacts_dropping_the_oldest(t *testing.T) {
-	e, err := New(Config{Accounts: []Account{{Address: "sip:bot@contoso.com", Password: "pw", DiscoveryURL: "http://127.0.0.1:1/"}}}, WithStore(tempBolt(t)), WithRules(staticRules{loadRules(t, echoRules)}))
+	e, err := New(Config{Accounts: []Account{{Address: "sip:bot@contoso.com", Password: "pw", DiscoveryURL: "http://127.0.0.1:1/", InsecureHTTP: true}}}, WithStore(tempBolt(t)), WithRules(staticRules{loadRules(t, echoRules)}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,6 +114,9 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 	c, err := ucwa.New(ucwa.Config{
 		DiscoveryURL:   cfg.DiscoveryURL,
 		TrustedHosts:   cfg.TrustedHosts,
+		InsecureHTTP:   cfg.InsecureHTTP,
+		CAFile:         cfg.CAFile,
+		OnSecret:       cfg.OnSecret,
 		Address:        addr,
 		Username:       cfg.Username,
 		Password:       cfg.Password,

@@ -197,7 +197,7 @@ func New(t testing.TB, opts ...Option) *Bot {
 
 	cfg := bot.Config{
 		Accounts: []bot.Account{{
-			Address: BotURI, DiscoveryURL: sim.DiscoveryURL(), Password: botPassword, Subscribe: o.subscribe,
+			Address: BotURI, DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Password: botPassword, Subscribe: o.subscribe,
 		}},
 		Workers:          4,
 		QueueSize:        64,

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -20,9 +21,15 @@ import (
 	"github.com/ucwabot/ucwabot/bot/event"
 )
 
-// SignatureHeader carries the HMAC-SHA256 of a webhook's body, keyed
-// with the webhook's secret: "sha256=<hex>".
+// SignatureHeader carries the HMAC-SHA256 of the timestamp, ".", and the
+// webhook's body, keyed with the webhook's secret: "sha256=<hex>"
+// (see SignTimestamped; docs/security.md shows how to verify it).
 const SignatureHeader = "X-Ucwabot-Signature"
+
+// TimestampHeader carries the Unix time in seconds at which the request
+// was signed; a receiver rejects a request whose timestamp is too old
+// (a replay).
+const TimestampHeader = "X-Ucwabot-Timestamp"
 
 // WebhookConfig is the `webhook` plugin's parameters.
 //
@@ -138,16 +145,41 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 	if h.backoff == 0 {
 		h.backoff = 500 * time.Millisecond
 	}
-	h.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	h.client = &http.Client{
+		Transport: http.DefaultTransport.(*http.Transport).Clone(),
+		// A redirect would resend the signed body to a host the rules did
+		// not name: the answer is an error instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	return h, nil
 }
 
+// URL returns the webhook's target as the rules wrote it, for a service's
+// host allow-list.
+func (h *Webhook) URL() string { return h.url }
+
+// Secrets returns the secret that signs the requests (none when empty),
+// for a log redactor.
+func (h *Webhook) Secrets() []string {
+	if len(h.secret) == 0 {
+		return nil
+	}
+	return []string{string(h.secret)}
+}
+
 // Sign returns the signature header value of body under secret:
-// "sha256=" and the hex HMAC-SHA256.
+// "sha256=" and the hex HMAC-SHA256. Webhooks sign with SignTimestamped.
 func Sign(secret, body []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// SignTimestamped returns the SignatureHeader value a webhook sends: the
+// HMAC-SHA256 under secret of timestamp (TimestampHeader's value), ".",
+// and body.
+func SignTimestamped(secret []byte, timestamp string, body []byte) string {
+	return Sign(secret, append([]byte(timestamp+"."), body...))
 }
 
 // StatusError is a webhook answer outside 2xx.
@@ -194,8 +226,10 @@ func (h *Webhook) post(ctx context.Context, req *Request, body []byte) error {
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("User-Agent", "ucwabot-webhook")
 	r.Header.Set("X-Ucwabot-Event", req.Event.ID)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	r.Header.Set(TimestampHeader, ts)
 	if len(h.secret) > 0 {
-		r.Header.Set(SignatureHeader, Sign(h.secret, body))
+		r.Header.Set(SignatureHeader, SignTimestamped(h.secret, ts, body))
 	}
 	resp, err := h.client.Do(r)
 	if err != nil {
@@ -209,6 +243,10 @@ func (h *Webhook) post(ctx context.Context, req *Request, body []byte) error {
 	resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
 		return nil
+	}
+	if resp.StatusCode/100 == 3 {
+		return backoff.Permanent(fmt.Errorf("POST %s: HTTP %d redirect to %s not followed: webhooks post only to the URL in the rules",
+			redactURL(h.url), resp.StatusCode, redactURL(resp.Header.Get("Location"))))
 	}
 	serr := &StatusError{URL: redactURL(h.url), Status: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {

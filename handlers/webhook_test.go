@@ -40,7 +40,7 @@ func newHookServer(t *testing.T, secret string, answer func(n int32, w http.Resp
 	hs.Server = &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := hs.calls.Add(1)
 		body, _ := io.ReadAll(r.Body)
-		want := handlers.Sign([]byte(hs.secret), body)
+		want := handlers.SignTimestamped([]byte(hs.secret), r.Header.Get(handlers.TimestampHeader), body)
 		hs.mu.Lock()
 		if !hmac.Equal([]byte(r.Header.Get(handlers.SignatureHeader)), []byte(want)) {
 			hs.badSig++

@@ -112,6 +112,8 @@ type tokenCache struct {
 	tok     *oauth2.Token
 	renewAt time.Time
 	fixed   bool // src came from Config.TokenSource and is never replaced
+	// onSecret is Config.OnSecret: told every token as soon as it is obtained.
+	onSecret func(string)
 }
 
 func newTokenCache(src oauth2.TokenSource) *tokenCache {
@@ -135,6 +137,12 @@ func (t *tokenCache) Token() (*oauth2.Token, error) {
 	}
 	if tok.AccessToken == "" {
 		return nil, errors.New("ucwa: token endpoint returned no access token")
+	}
+	if t.onSecret != nil {
+		t.onSecret(tok.AccessToken)
+		if tok.RefreshToken != "" {
+			t.onSecret(tok.RefreshToken)
+		}
 	}
 	t.tok, t.renewAt = tok, time.Time{}
 	if !tok.Expiry.IsZero() {

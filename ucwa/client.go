@@ -3,12 +3,15 @@ package ucwa
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +64,18 @@ type Config struct {
 	// that matches it and ErrNotSent. The engine uses it to send nothing for an account whose
 	// lease this instance no longer holds.
 	BeforeSend func(ctx context.Context) error
+	// InsecureHTTP allows plain http URLs (a simulator, a test bed). Without it every request
+	// that would carry the password, a token or an authorised call goes over https only, and a
+	// plain http link is refused with an error naming it; only the http variants of the
+	// derived discovery roots are tried without it, and they must redirect to https.
+	InsecureHTTP bool
+	// CAFile is a PEM bundle of CA certificates added to the system roots for this account's
+	// TLS connections (a private PKI). TLS verification always stays on.
+	CAFile string
+	// OnSecret, when set, is called with every secret the client comes to know, as soon as it
+	// knows it: the password (in New) and each access or refresh token obtained. A service
+	// registers them with its log redactor. It may be called concurrently.
+	OnSecret func(secret string)
 }
 
 // ErrNotSent is a request that Config.BeforeSend stopped before it left.
@@ -130,11 +145,22 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = defaultHTTPClient()
 	}
+	if cfg.CAFile != "" {
+		hc, err := withCAFile(cfg.HTTPClient, cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HTTPClient = hc
+	}
+	if cfg.OnSecret != nil {
+		cfg.OnSecret(cfg.Password)
+	}
 	c := &Client{cfg: cfg}
 	hc := *cfg.HTTPClient
 	hc.CheckRedirect = c.policyRedirect(cfg.HTTPClient.CheckRedirect)
 	c.hc = &hc
 	c.tokens = newTokenCache(cfg.TokenSource)
+	c.tokens.onSecret = cfg.OnSecret
 	return c, nil
 }
 
@@ -147,8 +173,52 @@ func defaultHTTPClient() *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   8,
 		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{Transport: tr}
+}
+
+// LoadCAFile reads a PEM bundle and returns the system roots with its certificates added.
+// The error names the file, never its content.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ca file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca file %s: no PEM certificate in it", path)
+	}
+	return pool, nil
+}
+
+// withCAFile returns a copy of hc whose transport trusts the CA certificates of path besides
+// the system roots.
+func withCAFile(hc *http.Client, path string) (*http.Client, error) {
+	pool, err := LoadCAFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ucwa: config: %w", err)
+	}
+	var tr *http.Transport
+	switch t := hc.Transport.(type) {
+	case nil:
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		tr = t.Clone()
+	default:
+		return nil, fmt.Errorf("ucwa: config: ca file %s needs an HTTPClient whose Transport is an *http.Transport, not %T", path, t)
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tr.TLSClientConfig.RootCAs = pool
+	tr.TLSClientConfig.InsecureSkipVerify = false
+	out := *hc
+	out.Transport = tr
+	return &out, nil
 }
 
 // domainOf returns the domain of a sign-in address ("sip:bot@contoso.com" → "contoso.com").
@@ -233,7 +303,12 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		defer cancel()
 	}
-	if err := c.checkHost(href, "a link in a response"); err != nil {
+	from, _ := ctx.Value(linkFromKey{}).(string)
+	if from == "" {
+		from = "a link in a response"
+	}
+	plainRoot, _ := ctx.Value(plainRootKey{}).(string)
+	if err := c.checkURL(href, from, plainRoot != "" && plainRoot == href); err != nil {
 		return nil, nil, err
 	}
 	if err := c.beforeSend(ctx, method, href); err != nil {
@@ -277,6 +352,13 @@ func (c *Client) beforeSend(ctx context.Context, method, href string) error {
 // longPollKey marks a context whose request is a P-GET, which Config.RequestTimeout does not
 // bound.
 type longPollKey struct{}
+
+// plainRootKey marks a context whose request may go to this one plain http URL: a derived
+// discovery root (PROTOCOL.md §2.1 step 1), which is asked for nothing but a redirect to https.
+type plainRootKey struct{}
+
+// linkFromKey carries, for error messages, where the URL of a request came from.
+type linkFromKey struct{}
 
 // redactErr wraps a transport error, keeping its chain, without the URL's query.
 func redactErr(method, href string, err error) error {

@@ -113,14 +113,18 @@ func (c *Client) roots() []string {
 func (c *Client) discoverRoot(ctx context.Context, root string) (string, error) {
 	href := root
 	hc := c.hc
+	from := "discovery_url"
 	if c.cfg.DiscoveryURL == "" {
+		// §2.1 step 1: the http variants of the derived roots may only redirect to https.
+		ctx = context.WithValue(ctx, plainRootKey{}, root)
+		from = "the discovery roots derived from " + domainOf(c.cfg.Address)
 		// §2.1 step 1: a 302 to another domain fails the try.
 		dc := *c.hc
 		dc.CheckRedirect = c.policyRedirect(sameDomainRedirect(domainOf(c.cfg.Address)))
 		hc = &dc
 	}
 	for range maxRedirects {
-		resp, data, err := c.send(ctx, hc, http.MethodGet, href, "", nil, "")
+		resp, data, err := c.send(withFrom(ctx, from), hc, http.MethodGet, href, "", nil, "")
 		if err != nil {
 			return "", err
 		}
@@ -142,13 +146,20 @@ func (c *Client) discoverRoot(ctx context.Context, root string) (string, error) 
 		if next == "" {
 			return "", fmt.Errorf("ucwa: root %s has neither user nor redirect link", redactURL(href))
 		}
+		from = "the redirect link of " + redactURL(href)
 		href = next
 	}
 	return "", fmt.Errorf("ucwa: root %s: more than %d redirects", redactURL(root), maxRedirects)
 }
 
+// withFrom names, for a refusal's message, where the next request's URL came from.
+func withFrom(ctx context.Context, from string) context.Context {
+	return context.WithValue(ctx, linkFromKey{}, from)
+}
+
 // signInUser gets a token for the user resource and reads its applications href.
 func (c *Client) signInUser(ctx context.Context, userHref string) error {
+	ctx = withFrom(ctx, "the user link of the discovery root")
 	for range maxRedirects {
 		if err := c.challengeFor(ctx, userHref); err != nil {
 			return err
@@ -169,6 +180,7 @@ func (c *Client) signInUser(ctx context.Context, userHref string) error {
 		}
 		// A user homed in another pool: repeat the challenge against the new location (§2.1 step 4).
 		userHref = next
+		ctx = withFrom(ctx, "the redirect link of the user resource")
 	}
 	return fmt.Errorf("%w: more than %d user redirects", ErrDiscovery, maxRedirects)
 }

@@ -106,7 +106,7 @@ func (f *fakeDirectory) servePool(w http.ResponseWriter, r *http.Request) {
 
 func TestSignIn_follows_redirects_and_challenges(t *testing.T) {
 	f := newFakeDirectory(t)
-	c, err := New(Config{DiscoveryURL: f.root.URL + "/Autodiscover/AutodiscoverService.svc/root", Address: "sip:bot@contoso.com",
+	c, err := New(Config{DiscoveryURL: f.root.URL + "/Autodiscover/AutodiscoverService.svc/root", InsecureHTTP: true, Address: "sip:bot@contoso.com",
 		Password: secret, EndpointID: "e"})
 	if err != nil {
 		t.Fatal(err)
@@ -148,13 +148,13 @@ func TestSignIn_follows_redirects_and_challenges(t *testing.T) {
 
 func TestSignIn_bad_password_and_bad_roots(t *testing.T) {
 	f := newFakeDirectory(t)
-	c, _ := New(Config{DiscoveryURL: f.root.URL + "/Autodiscover/AutodiscoverService.svc/root", Address: "bot@contoso.com",
+	c, _ := New(Config{DiscoveryURL: f.root.URL + "/Autodiscover/AutodiscoverService.svc/root", InsecureHTTP: true, Address: "bot@contoso.com",
 		Password: "wrong-" + secret, EndpointID: "e"})
 	err := c.SignIn(context.Background())
 	if !errors.Is(err, ErrInvalidGrant) || strings.Contains(fmt.Sprintf("%v %+v", err, err), secret) {
 		t.Fatalf("err = %v", err)
 	}
-	c, _ = New(Config{DiscoveryURL: f.root.URL + "/nothing", Address: "bot@contoso.com", Password: secret, EndpointID: "e"})
+	c, _ = New(Config{DiscoveryURL: f.root.URL + "/nothing", InsecureHTTP: true, Address: "bot@contoso.com", Password: secret, EndpointID: "e"})
 	if err := c.SignIn(context.Background()); !errors.Is(err, ErrDiscovery) {
 		t.Fatalf("err = %v", err)
 	}

@@ -18,7 +18,7 @@ func Example() {
 	_ = sim.AddUser("sip:alice@contoso.com", "pw", "Alice")
 
 	ctx := context.Background()
-	c, _ := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), Address: "sip:bot@contoso.com", Password: "pw", EndpointID: "example"})
+	c, _ := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Address: "sip:bot@contoso.com", Password: "pw", EndpointID: "example"})
 	if err := c.SignIn(ctx); err != nil {
 		fmt.Println(err)
 		return

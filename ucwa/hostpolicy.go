@@ -30,12 +30,25 @@ func (c *Client) trusts(host string) bool {
 	return false
 }
 
+// ErrInsecureHTTP is wrapped by every refusal to send a request over plain http for an account
+// that does not allow it (Config.InsecureHTTP).
+var ErrInsecureHTTP = errors.New("ucwa: plain http refused")
+
 // checkHost returns an error naming the host, where the link came from and the setting that
-// would allow it, when href leads to a host the account does not trust.
-func (c *Client) checkHost(href, from string) error {
+// would allow it, when href leads to a host the account does not trust, or is plain http for
+// an account that does not allow it.
+func (c *Client) checkHost(href, from string) error { return c.checkURL(href, from, false) }
+
+// checkURL is checkHost; plainOK lets one plain http URL through (a derived discovery root,
+// whose answer must redirect to https).
+func (c *Client) checkURL(href, from string, plainOK bool) error {
 	u, err := url.Parse(href)
 	if err != nil {
 		return fmt.Errorf("ucwa: %s: %w", from, err)
+	}
+	if u.Scheme != "https" && !c.cfg.InsecureHTTP && !(plainOK && u.Scheme == "http") {
+		return fmt.Errorf("%w: %s (%s, from %s) is not https; set accounts[].insecure_http: true to allow plain http (a simulator or test bed only)",
+			ErrInsecureHTTP, u.Hostname(), redactURL(href), from)
 	}
 	if !c.trusts(u.Hostname()) {
 		return fmt.Errorf("%w: %s (%s, from %s) is outside %s; add it to trusted_hosts to allow it",

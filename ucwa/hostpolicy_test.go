@@ -61,7 +61,7 @@ func (f *foreignHost) requests() []string {
 
 func signInVia(t *testing.T, discovery string, trusted ...string) error {
 	t.Helper()
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: discovery, Address: botURI, Password: botPW, TrustedHosts: trusted, EndpointID: "ep-" + t.Name()})
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: discovery, InsecureHTTP: true, Address: botURI, Password: botPW, TrustedHosts: trusted, EndpointID: "ep-" + t.Name()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestHostPolicy_an_https_root_redirecting_to_http_is_refused(t *testing.T) {
 		http.Redirect(w, r, sim.URL()+root.Path, http.StatusFound)
 	}))
 	defer front.Close()
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: front.URL + root.Path, Address: botURI, Password: botPW, HTTPClient: front.Client(), EndpointID: "ep-tls"})
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: front.URL + root.Path, InsecureHTTP: true, Address: botURI, Password: botPW, HTTPClient: front.Client(), EndpointID: "ep-tls"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestHostPolicy_a_foreign_challenge_on_a_later_call_keeps_the_password_home(
 	foreign := startForeign(t, sim.URL())
 	var hostile atomic.Bool
 	discovery := challengeFront(t, sim.DiscoveryURL(), sim.URL(), foreign, hostile.Load)
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: discovery, Address: botURI, Password: botPW, EndpointID: "ep-later"})
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: discovery, InsecureHTTP: true, Address: botURI, Password: botPW, EndpointID: "ep-later"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestClient_signs_in_with_an_Azure_AD_token_source(t *testing.T) {
 		ClientID: "bot-app", ClientSecret: "app-secret",
 		TokenURL: aad.srv.URL + "/contoso.onmicrosoft.com/oauth2/token",
 	}, resource)
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), Address: botURI, TokenSource: src, EndpointID: "ep-aad"})
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Address: botURI, TokenSource: src, EndpointID: "ep-aad"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestClient_signs_in_with_an_Azure_AD_token_source(t *testing.T) {
 		}
 	}
 	// A token Azure AD did not issue is refused.
-	bad, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), Address: botURI, EndpointID: "ep-aad2",
+	bad, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Address: botURI, EndpointID: "ep-aad2",
 		TokenSource: ucwa.NewAzureADTokenSource(context.Background(), clientcredentials.Config{
 			ClientID: "bot-app", ClientSecret: "app-secret",
 			TokenURL: aad.srv.URL + "/contoso.onmicrosoft.com/oauth2/token",

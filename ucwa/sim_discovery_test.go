@@ -137,7 +137,7 @@ func TestClient_request_gives_up_at_the_deadline_not_after_the_delay(t *testing.
 		check(t, s.c.ReportMyActivity(ctx, s.app), start)
 	})
 	t.Run("Config.RequestTimeout", func(t *testing.T) {
-		c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), Address: botURI, Password: botPW,
+		c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Address: botURI, Password: botPW,
 			EndpointID: "ep-" + t.Name(), RequestTimeout: 300 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

@@ -87,7 +87,7 @@ func TestClient_signs_in_creates_application_and_becomes_available(t *testing.T)
 
 func TestClient_wrong_password_is_refused_without_leaking_it(t *testing.T) {
 	sim := startSim(t)
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), Address: botURI, Password: "not-" + botPW, EndpointID: "e"})
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Address: botURI, Password: "not-" + botPW, EndpointID: "e"})
 	if err != nil {
 		t.Fatal(err)
 	}

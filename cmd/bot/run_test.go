@@ -41,6 +41,9 @@ func httpDo(method, url, token string, body io.Reader) (int, string, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if method == http.MethodPost || method == http.MethodDelete {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -106,6 +109,7 @@ func TestRun_answers_a_conversation_end_to_end(t *testing.T) {
 	writeFile(t, cfg, fmt.Sprintf(`accounts:
   - address: sip:bot@example.com
     discovery_url: %s
+    insecure_http: true
     password_env: BOT_PASSWORD
 rules: [rules]
 store:
@@ -323,11 +327,13 @@ func adminAPI(t *testing.T, base, token, rulesFile string) {
 	}
 	list := func() []conversation {
 		code, body := httpGet(t, base+"/admin/conversations", token)
-		var cs []conversation
-		if err := json.Unmarshal([]byte(body), &cs); code != http.StatusOK || err != nil {
+		var page struct {
+			Conversations []conversation `json:"conversations"`
+		}
+		if err := json.Unmarshal([]byte(body), &page); code != http.StatusOK || err != nil {
 			t.Fatalf("/admin/conversations = %d %s (%v)", code, body, err)
 		}
-		return cs
+		return page.Conversations
 	}
 	cs := list()
 	if len(cs) != 1 || cs[0].Account != "sip:bot@example.com" || cs[0].ID == "" || cs[0].State["last"] != "second" {
@@ -357,6 +363,7 @@ func TestRun_refuses_a_non_loopback_admin_address_without_a_token(t *testing.T) 
 	writeFile(t, cfg, `accounts:
   - address: sip:bot@example.com
     discovery_url: http://127.0.0.1:1/Autodiscover/AutodiscoverService.svc/root
+    insecure_http: true
     password_env: BOT_PASSWORD
 rules: [rules]
 store:
@@ -365,7 +372,7 @@ http:
   listen: 0.0.0.0:0
 `)
 	r := runBot(t, "", []string{"BOT_PASSWORD=pw"}, "run", "--config", cfg)
-	if r.code != 1 || !strings.Contains(r.stderr, cfg+":9:3: http.listen: \"0.0.0.0:0\" is not a loopback address") {
+	if r.code != 1 || !strings.Contains(r.stderr, cfg+":10:3: http.listen: \"0.0.0.0:0\" is not a loopback address") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }

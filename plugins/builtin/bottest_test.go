@@ -222,8 +222,8 @@ func TestBot_webhook_posts_signed_JSON_and_retries_on_500(t *testing.T) {
 	const secret = "webhook-test-secret-1234"
 	t.Setenv("BOTTEST_HOOK_SECRET", secret)
 	type hit struct {
-		sig, ctype string
-		body       []byte
+		sig, ctype, ts string
+		body           []byte
 	}
 	var (
 		mu   sync.Mutex
@@ -232,7 +232,7 @@ func TestBot_webhook_posts_signed_JSON_and_retries_on_500(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		hits = append(hits, hit{sig: r.Header.Get(handlers.SignatureHeader), ctype: r.Header.Get("Content-Type"), body: body})
+		hits = append(hits, hit{sig: r.Header.Get(handlers.SignatureHeader), ctype: r.Header.Get("Content-Type"), ts: r.Header.Get(handlers.TimestampHeader), body: body})
 		n := len(hits)
 		mu.Unlock()
 		if r.Method != http.MethodPost {
@@ -267,7 +267,7 @@ rules:
 		t.Fatalf("webhook got %d requests, want 2 (a 500, then the retry)", len(hits))
 	}
 	for i, h := range hits {
-		if h.sig != handlers.Sign([]byte(secret), h.body) {
+		if h.sig != handlers.SignTimestamped([]byte(secret), h.ts, h.body) {
 			t.Errorf("request %d: signature %q does not match the body", i, h.sig)
 		}
 		if !strings.HasPrefix(h.ctype, "application/json") {

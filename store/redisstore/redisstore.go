@@ -99,28 +99,104 @@ func dial(rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: parse redis url: invalid url")
 	}
-	safe := u.Redacted()
+	safe := redactURL(u)
+	secrets := URLSecrets(rawURL)
+	scrub := func(err error) error { return scrubError(err, secrets) }
 	switch {
 	case strings.HasSuffix(u.Scheme, "+cluster"):
 		u.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
 		o, err := redis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: parse cluster url %s: %w", safe, err)
+			return nil, fmt.Errorf("redisstore: parse cluster url %s: %w", safe, scrub(err))
 		}
 		return redis.NewClusterClient(o), nil
 	case u.Query().Has("master_name"):
 		o, err := redis.ParseFailoverURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: parse sentinel url %s: %w", safe, err)
+			return nil, fmt.Errorf("redisstore: parse sentinel url %s: %w", safe, scrub(err))
 		}
 		return redis.NewFailoverClient(o), nil
 	default:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: parse redis url %s: %w", safe, err)
+			return nil, fmt.Errorf("redisstore: parse redis url %s: %w", safe, scrub(err))
 		}
 		return redis.NewClient(o), nil
 	}
+}
+
+// secretParams are the query parameters of a Redis URL that hold passwords.
+var secretParams = []string{"password", "sentinel_password"}
+
+// URLSecrets returns the passwords a Redis URL carries (user info,
+// password= and sentinel_password=), for a log redactor.
+func URLSecrets(rawURL string) []string {
+	u, err := url.Parse(rawURL)
+	if err != nil || rawURL == "" {
+		return nil
+	}
+	var out []string
+	if p, ok := u.User.Password(); ok && p != "" {
+		out = append(out, p)
+	}
+	q := u.Query()
+	for _, k := range secretParams {
+		for _, v := range q[k] {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// redactURL prints u without its user-info password and with the values of
+// password= and sentinel_password= replaced.
+func redactURL(u *url.URL) string {
+	c := *u
+	q := c.Query()
+	changed := false
+	for _, k := range secretParams {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			changed = true
+		}
+	}
+	if changed {
+		c.RawQuery = q.Encode()
+	}
+	return c.Redacted()
+}
+
+// scrubError returns err with every secret blanked out of its text.
+func scrubError(err error, secrets []string) error {
+	msg := err.Error()
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// SetLogger sends go-redis's own log lines (pool and sentinel messages) to
+// l, a logrus-style logger, at warning level, instead of go-redis's raw
+// standard-error lines. It is process-wide, as go-redis's logger is.
+func SetLogger(l interface {
+	Warnf(format string, args ...any)
+}) {
+	redis.SetLogger(logAdapter{l})
+}
+
+type logAdapter struct {
+	l interface {
+		Warnf(format string, args ...any)
+	}
+}
+
+func (a logAdapter) Printf(_ context.Context, format string, v ...any) {
+	a.l.Warnf(strings.TrimSuffix(format, "\n"), v...)
 }
 
 // New returns a Store on an existing client. The caller keeps ownership of

@@ -85,7 +85,7 @@ func run() error {
 	log.SetLevel(logrus.InfoLevel)
 	log.WithField("pid", os.Getpid()).Info("testbot starting")
 	eng, err := bot.New(bot.Config{
-		Accounts:     []bot.Account{{Address: *address, DiscoveryURL: *discovery, Password: *password}},
+		Accounts:     []bot.Account{{Address: *address, DiscoveryURL: *discovery, InsecureHTTP: true, Password: *password}},
 		Workers:      2,
 		PollTimeout:  3 * time.Second,
 		LeaseTTL:     *leaseTTL,

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ucwabot/ucwabot/bot"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/config"
@@ -59,6 +62,13 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	for _, a := range bcfg.Accounts {
+		if a.InsecureHTTP {
+			log.WithField("account", a.Address).Warn("accounts[].insecure_http is set: this account may sign in over plain http; use it with a simulator only (docs/security.md)")
+		}
+	}
+	redactor.Add(redisstore.URLSecrets(cfg.Store.URL)...)
+	redisstore.SetLogger(log.WithField("component", "go-redis"))
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -69,7 +79,7 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 
-	reloader, err := rules.NewReloader(ruleOptions(), log, cfg.Rules...)
+	reloader, err := rules.NewReloader(serviceRuleOptions(cfg.Webhooks.AllowedHosts, redactor), log, cfg.Rules...)
 	if err != nil {
 		return err
 	}
@@ -99,6 +109,10 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		Conversations: conversationAdmin{eng},
 		Token:         token,
 		Logger:        log,
+
+		Listen:                    l.Addr().String(),
+		AllowedHosts:              cfg.Admin.AllowedHosts,
+		AllowLoopbackWithoutToken: cfg.Admin.AllowLoopbackWithoutToken,
 	})
 	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics and /admin/")
 
@@ -179,6 +193,9 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		SubscriptionDuration: cfg.KeepAlive.SubscriptionDuration,
 		PollTimeout:          cfg.KeepAlive.PollTimeout,
 	}
+	if err := cfg.CAFiles(); err != nil {
+		return bot.Config{}, "", err
+	}
 	for i, a := range cfg.Accounts {
 		pw, err := cfg.Password(i, getenv)
 		if err != nil {
@@ -189,6 +206,9 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 			Address:      a.Address,
 			DiscoveryURL: a.DiscoveryURL,
 			TrustedHosts: a.TrustedHosts,
+			InsecureHTTP: a.InsecureHTTP,
+			CAFile:       a.CAFile,
+			OnSecret:     func(s string) { redactor.Add(s) },
 			Username:     a.Username,
 			Password:     pw,
 			UserAgent:    a.UserAgent,
@@ -200,6 +220,53 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		return bot.Config{}, "", err
 	}
 	return bc, token, nil
+}
+
+// serviceRuleOptions are ruleOptions with the service's policy on what the
+// rules build: a handler that posts to a URL (the webhook) must name a
+// host of webhooks.allowed_hosts when the list is set, and every secret a
+// handler holds is registered with the log redactor.
+func serviceRuleOptions(allowed []string, redactor *logging.Redactor) rules.Options {
+	o := ruleOptions()
+	build := o.Build
+	o.Build = func(plugin string, params *yaml.Node) (any, error) {
+		inst, err := build(plugin, params)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := inst.(interface{ Secrets() []string }); ok {
+			redactor.Add(s.Secrets()...)
+		}
+		if t, ok := inst.(interface{ URL() string }); ok && len(allowed) > 0 {
+			u, err := url.Parse(t.URL())
+			if err != nil || !hostAllowed(u.Hostname(), allowed) {
+				host := ""
+				if u != nil {
+					host = u.Hostname()
+				}
+				return nil, fmt.Errorf("url host %q is not in webhooks.allowed_hosts (%s)", host, strings.Join(allowed, ", "))
+			}
+		}
+		return inst, nil
+	}
+	return o
+}
+
+// hostAllowed reports whether host is one of allowed, where "*.example.com"
+// matches every subdomain of example.com.
+func hostAllowed(host string, allowed []string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, a := range allowed {
+		a = strings.ToLower(strings.TrimSuffix(a, "."))
+		if sub, ok := strings.CutPrefix(a, "*."); ok {
+			if strings.HasSuffix(host, "."+sub) {
+				return true
+			}
+		} else if host == a {
+			return true
+		}
+	}
+	return false
 }
 
 // storeDialTimeout bounds how long bot run waits for Redis to answer at

@@ -26,6 +26,8 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Admin secures the admin API.
 	Admin Admin `yaml:"admin"`
+	// Webhooks restricts where the webhook plugin may post.
+	Webhooks Webhooks `yaml:"webhooks"`
 	// Log configures the service's log lines.
 	Log Log `yaml:"log"`
 	// Engine holds the event loop's settings.
@@ -51,6 +53,15 @@ type Account struct {
 	// discovery URL's host that may receive the password, tokens and UCWA
 	// requests (a pool FQDN in another domain). Anything else is refused.
 	TrustedHosts []string `yaml:"trusted_hosts"`
+	// InsecureHTTP allows plain http URLs for this account: a simulator or
+	// a test bed, never a real server (docs/security.md). Without it every
+	// request goes over https and a plain http link is refused. The service
+	// logs a warning at start when it is set.
+	InsecureHTTP bool `yaml:"insecure_http"`
+	// CAFile is a PEM bundle of CA certificates added to the system roots
+	// for this account's TLS connections (a private PKI). Verification
+	// stays on. Relative paths are relative to the config file's directory.
+	CAFile string `yaml:"ca_file"`
 	// Username is the name for the password grant; empty means Address
 	// without "sip:".
 	Username string `yaml:"username"`
@@ -102,6 +113,26 @@ type Admin struct {
 	// TokenFile is a file holding the token. Relative paths are relative to
 	// the config file's directory.
 	TokenFile string `yaml:"token_file"`
+	// AllowedHosts are the host names (without port) by which clients may
+	// reach the admin API besides the listen address itself; a request
+	// whose Host header names anything else is refused (DNS rebinding).
+	// With a loopback listen address, localhost, 127.0.0.1 and [::1] on the
+	// listen port are always allowed.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// AllowLoopbackWithoutToken lets state-changing admin calls (rules
+	// reload, dropping a conversation) through without a token when no
+	// token is configured and the listen address is loopback. Off by
+	// default: then they need a token on every address.
+	AllowLoopbackWithoutToken bool `yaml:"allow_loopback_without_token"`
+}
+
+// Webhooks restricts the webhook plugin's targets, which come only from
+// the rule files.
+type Webhooks struct {
+	// AllowedHosts, when not empty, are the only host names (a leading
+	// "*." matches any subdomain) a webhook URL may name; a rule naming
+	// another host fails to load. Empty allows any host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 }
 
 // Log configures log lines.

@@ -296,7 +296,7 @@ func TestDocs_list_every_environment_variable_and_key(t *testing.T) {
 			t.Errorf("docs/config.md lacks the row for %s (%s)", v.Name, v.Key)
 		}
 	}
-	for _, key := range []string{"address", "discovery_url", "trusted_hosts", "username", "password_env", "password_file", "user_agent", "endpoint_id", "subscribe"} {
+	for _, key := range []string{"address", "discovery_url", "trusted_hosts", "insecure_http", "ca_file", "username", "password_env", "password_file", "user_agent", "endpoint_id", "subscribe"} {
 		if !strings.Contains(doc, "| `"+key+"` |") {
 			t.Errorf("docs/config.md lacks accounts key %s", key)
 		}

@@ -229,6 +229,7 @@ func (c *Config) resolvePaths(dir string) {
 	}
 	for i := range c.Accounts {
 		c.Accounts[i].PasswordFile = abs(c.Accounts[i].PasswordFile)
+		c.Accounts[i].CAFile = abs(c.Accounts[i].CAFile)
 	}
 	c.Admin.TokenFile = abs(c.Admin.TokenFile)
 }

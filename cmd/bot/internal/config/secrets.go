@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -39,6 +41,27 @@ func (c *Config) secret(envKey, env, fileKey, file string, getenv Getenv) (strin
 		return "", &FieldError{Pos: c.Pos(fileKey), Key: fileKey, Msg: fmt.Sprintf("%s is empty", file)}
 	}
 	return v, nil
+}
+
+// CAFiles checks that every account's ca_file holds PEM certificates.
+// Errors name the key and the file.
+func (c *Config) CAFiles() error {
+	var errs []error
+	for i, a := range c.Accounts {
+		if a.CAFile == "" {
+			continue
+		}
+		key := fmt.Sprintf("accounts[%d].ca_file", i)
+		b, err := os.ReadFile(a.CAFile)
+		if err != nil {
+			errs = append(errs, &FieldError{Pos: c.Pos(key), Key: key, Msg: fmt.Sprintf("cannot read %s: %v", a.CAFile, unwrapPathError(err))})
+			continue
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			errs = append(errs, &FieldError{Pos: c.Pos(key), Key: key, Msg: fmt.Sprintf("%s holds no PEM certificate", a.CAFile)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func unwrapPathError(err error) error {

@@ -41,8 +41,12 @@ func (c *Config) Validate() error {
 			seen[addr] = i
 		}
 		if a.DiscoveryURL != "" {
-			if u, err := url.Parse(a.DiscoveryURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			u, err := url.Parse(a.DiscoveryURL)
+			switch {
+			case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 				add(key+".discovery_url", "%q is not an http or https URL", a.DiscoveryURL)
+			case u.Scheme == "http" && !a.InsecureHTTP:
+				add(key+".discovery_url", "%q is plain http: use https, or set %s.insecure_http: true for a simulator (docs/security.md)", a.DiscoveryURL, key)
 			}
 		}
 		for j, h := range a.TrustedHosts {
@@ -93,6 +97,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Admin.TokenEnv != "" && c.Admin.TokenFile != "" {
 		add("admin.token_file", "set admin.token_env or admin.token_file, not both")
+	}
+	for i, h := range c.Admin.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/@ ") || strings.Count(h, ":") == 1 {
+			add(fmt.Sprintf("admin.allowed_hosts[%d]", i), "%q is not a host name without port such as bot.example.com", h)
+		}
+	}
+	for i, h := range c.Webhooks.AllowedHosts {
+		if strings.TrimPrefix(h, "*.") == "" || strings.ContainsAny(h, "/:@ ") {
+			add(fmt.Sprintf("webhooks.allowed_hosts[%d]", i), "%q is not a host name such as hooks.example.com or *.example.com", h)
+		}
 	}
 
 	switch c.Log.Format {

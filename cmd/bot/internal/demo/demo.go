@@ -101,6 +101,7 @@ func Run(ctx context.Context, o Options) error {
 		Accounts: []bot.Account{{
 			Address:      botURI,
 			DiscoveryURL: sim.DiscoveryURL(),
+			InsecureHTTP: true, // the in-process simulator speaks plain http
 			Password:     botPassword,
 		}},
 		PollTimeout:  30 * time.Second,

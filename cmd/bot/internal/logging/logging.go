@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/sirupsen/logrus"
@@ -57,8 +58,8 @@ func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range secrets {
-		if s == "" {
-			continue
+		if s == "" || slices.ContainsFunc(r.forms, func(f []byte) bool { return string(f) == s }) {
+			continue // a secret registered again (a token seen twice) is kept once
 		}
 		r.forms = append(r.forms, []byte(s))
 		if j, err := json.Marshal(s); err == nil {

@@ -1,11 +1,19 @@
 package ops
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"net"
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
-	"strings"
+	"slices"
+	"strconv"
+)
+
+// Pagination of GET /admin/conversations.
+const (
+	defaultPageLimit = 100
+	maxPageLimit     = 1000
+	maxPageBytes     = 1 << 20
 )
 
 type admin struct{ o Options }
@@ -17,35 +25,10 @@ type errorBody struct {
 func (a *admin) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/rules", a.listRules)
-	mux.HandleFunc("POST /admin/rules/reload", a.reloadRules)
+	mux.Handle("POST /admin/rules/reload", jsonOnly(http.HandlerFunc(a.reloadRules)))
 	mux.HandleFunc("GET /admin/conversations", a.listConversations)
-	mux.HandleFunc("DELETE /admin/conversations", a.dropConversation)
+	mux.Handle("DELETE /admin/conversations", jsonOnly(http.HandlerFunc(a.dropConversation)))
 	return mux
-}
-
-// guard lets an admin call through when it carries the token, or, with no
-// token configured, when it comes from a loopback address.
-func (a *admin) guard(next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(a.o.Token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.o.Token == "" {
-			host, _, _ := net.SplitHostPort(r.RemoteAddr)
-			if !loopbackHost(host) {
-				writeJSON(w, http.StatusForbidden, errorBody{"admin API answers loopback clients only when no admin token is configured"})
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		got := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ucwabot admin"`)
-			writeJSON(w, http.StatusUnauthorized, errorBody{"admin API needs Authorization: Bearer <token>"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func (a *admin) listRules(w http.ResponseWriter, _ *http.Request) {
@@ -71,20 +54,80 @@ func (a *admin) reloadRules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, set)
 }
 
+// ConversationPage is one page of GET /admin/conversations.
+type ConversationPage struct {
+	Conversations []Conversation `json:"conversations"`
+	// NextCursor, when not empty, is the cursor query parameter of the
+	// next page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// listConversations answers one page: conversations in account and id
+// order after the cursor, at most limit of them and about maxPageBytes of
+// JSON. A conversation whose state alone exceeds the bound is listed
+// without it, marked state_truncated.
 func (a *admin) listConversations(w http.ResponseWriter, r *http.Request) {
 	if a.o.Conversations == nil {
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{"no store"})
 		return
+	}
+	q := r.URL.Query()
+	limit := defaultPageLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageLimit {
+			writeJSON(w, http.StatusBadRequest, errorBody{"limit must be a whole number from 1 to " + strconv.Itoa(maxPageLimit)})
+			return
+		}
+		limit = n
+	}
+	var after [2]string
+	if c := q.Get("cursor"); c != "" {
+		b, err := base64.RawURLEncoding.DecodeString(c)
+		if err == nil {
+			err = json.Unmarshal(b, &after)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, errorBody{"cursor is not a next_cursor of this API"})
+			return
+		}
 	}
 	list, err := a.o.Conversations.Conversations(r.Context())
 	if err != nil {
 		writeJSON(w, http.StatusBadGateway, errorBody{err.Error()})
 		return
 	}
-	if list == nil {
-		list = []Conversation{}
+	slices.SortFunc(list, func(x, y Conversation) int {
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.ID, y.ID))
+	})
+	page := ConversationPage{Conversations: []Conversation{}}
+	size := 0
+	for _, c := range list {
+		if q.Get("cursor") != "" && cmp.Or(cmp.Compare(c.Account, after[0]), cmp.Compare(c.ID, after[1])) <= 0 {
+			continue
+		}
+		if len(page.Conversations) == limit {
+			page.NextCursor = cursorOf(page.Conversations[len(page.Conversations)-1])
+			break
+		}
+		b, _ := json.Marshal(c)
+		if len(b) > maxPageBytes {
+			c.State, c.StateTruncated = nil, true
+			b, _ = json.Marshal(c)
+		}
+		if size+len(b) > maxPageBytes && len(page.Conversations) > 0 {
+			page.NextCursor = cursorOf(page.Conversations[len(page.Conversations)-1])
+			break
+		}
+		size += len(b)
+		page.Conversations = append(page.Conversations, c)
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, page)
+}
+
+func cursorOf(c Conversation) string {
+	b, _ := json.Marshal([2]string{c.Account, c.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func (a *admin) dropConversation(w http.ResponseWriter, r *http.Request) {

@@ -3,8 +3,13 @@
 //
 // The admin API answers requests from loopback addresses only, unless a
 // token is configured; with a token every admin call must carry
-// "Authorization: Bearer <token>". Listen refuses a non-loopback address
-// when no token is configured.
+// "Authorization: Bearer <token>". Without a token, state-changing calls
+// are refused unless Options.AllowLoopbackWithoutToken. Listen refuses a
+// non-loopback address when no token is configured. Every route refuses a
+// Host header that names neither the listen address nor an allowed name
+// (DNS rebinding); admin calls also refuse cross-site requests (Origin,
+// Sec-Fetch-Site) and state-changing calls that are not application/json.
+// docs/security.md says what this protects against.
 package ops
 
 import (
@@ -34,6 +39,16 @@ type Options struct {
 	Conversations ConversationAdmin
 	// Token, when not empty, is the bearer token admin calls must carry.
 	Token string
+	// Listen is the address the server listens on (host:port, the
+	// listener's address); the Host header of every request must name it
+	// or one of AllowedHosts.
+	Listen string
+	// AllowedHosts are further host names (without port) by which clients
+	// may reach the server.
+	AllowedHosts []string
+	// AllowLoopbackWithoutToken lets state-changing admin calls through
+	// without a token when Token is empty (loopback clients only).
+	AllowLoopbackWithoutToken bool
 	// Logger receives one line per admin action.
 	Logger logrus.FieldLogger
 }
@@ -88,6 +103,9 @@ type Conversation struct {
 	Account string                     `json:"account"`
 	ID      string                     `json:"id"`
 	State   map[string]json.RawMessage `json:"state"`
+	// StateTruncated says State was left out because it alone exceeds the
+	// page size bound.
+	StateTruncated bool `json:"state_truncated,omitempty"`
 }
 
 // Handler returns the server's routes.
@@ -114,8 +132,8 @@ func Handler(o Options) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorLog: logAdapter{o.Logger}}))
 	}
 	a := &admin{o: o}
-	mux.Handle("/admin/", a.guard(a.routes()))
-	return mux
+	mux.Handle("/admin/", sameSite(a.guard(a.routes())))
+	return o.hostCheck(mux)
 }
 
 // Listen opens addr for the server. It refuses an address that is not
