@@ -138,6 +138,13 @@ func (e *Engine) work(ctx context.Context) {
 			return
 		}
 		a, en := j.acct, j.entry
+		if j.note != nil {
+			if e.obs != nil {
+				e.obs.EventHandled(*j.note, nil, nil)
+			}
+			e.q.done(key)
+			continue
+		}
 		release := func() {
 			e.q.done(key)
 			a.finish(en.ID)

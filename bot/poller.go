@@ -279,8 +279,10 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 		signal(a.wake)
 	}
 	if a.e.obs != nil {
+		// The observer hears of them after the events before them in
+		// their conversation.
 		for _, ev := range skipped {
-			a.e.obs.EventHandled(ev, nil, nil)
+			a.e.q.push(a.addr+"\x00"+ev.ConversationID(), job{acct: a, note: &ev})
 		}
 	}
 	a.notePoll(time.Time{}, true)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/store"
 )
 
@@ -14,6 +15,10 @@ type job struct {
 	// lease is the lease tenure the entry was read in (account.leaseCtx):
 	// its handlers stop when the tenure ends.
 	lease context.Context
+	// note, when set, is an event that has no inbox entry (the bot's own
+	// message coming back, which no rule listens to): the job only tells
+	// the observer, in its conversation's order.
+	note *event.Event
 }
 
 // convQueue orders the jobs of one conversation: at most one of its jobs

@@ -150,6 +150,7 @@ func TestRun_fails_fast_when_Redis_does_not_answer(t *testing.T) {
 	path := configFile(t, `accounts:
   - address: sip:bot@contoso.com
     discovery_url: http://127.0.0.1:1/Autodiscover/AutodiscoverService.svc/root
+    insecure_http: true
     password_env: BOT_PASSWORD
 rules: [rules]
 store:
@@ -158,7 +159,7 @@ store:
 	start := time.Now()
 	r := runBot(t, "", []string{"BOT_PASSWORD=pw"}, "run", "--config", path)
 	took := time.Since(start)
-	want := path + `:7:3: store.url: Redis at "redis://:xxxxx@` + l.Addr().String() + `/0" did not answer within 5s`
+	want := path + `:8:3: store.url: Redis at "redis://:xxxxx@` + l.Addr().String() + `/0" did not answer within 5s`
 	if r.code != 1 || !strings.Contains(r.stderr, want) {
 		t.Errorf("exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
@@ -173,7 +174,7 @@ store:
 	// A port nobody listens on is refused at once, with the same words.
 	path = configFile(t, strings.Replace(readFile(t, path), l.Addr().String(), freeAddr(t), 1))
 	r = runBot(t, "", []string{"BOT_PASSWORD=pw"}, "run", "--config", path)
-	if r.code != 1 || !strings.Contains(r.stderr, path+`:7:3: store.url: Redis at "redis://:xxxxx@`) || !strings.Contains(r.stderr, "does not answer") {
+	if r.code != 1 || !strings.Contains(r.stderr, path+`:8:3: store.url: Redis at "redis://:xxxxx@`) || !strings.Contains(r.stderr, "does not answer") {
 		t.Errorf("refused: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -186,6 +187,7 @@ func TestRun_creates_the_embedded_store_directory(t *testing.T) {
 	path := configFile(t, `accounts:
   - address: sip:bot@contoso.com
     discovery_url: http://127.0.0.1:1/Autodiscover/AutodiscoverService.svc/root
+    insecure_http: true
     password_env: BOT_PASSWORD
 rules: [rules]
 store:

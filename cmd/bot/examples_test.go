@@ -67,6 +67,10 @@ func TestExampleConfigs_run_against_the_simulator(t *testing.T) {
 			if !strings.Contains(text, discovery) {
 				text = strings.Replace(text, "address: "+acct.Address, "address: "+acct.Address+"\n    discovery_url: "+discovery, 1)
 			}
+			if !strings.Contains(text, "insecure_http:") {
+				// The simulator speaks plain http; a real deployment does not.
+				text = regexp.MustCompile(`(?m)^(\s*)(discovery_url:.*)$`).ReplaceAllString(text, "${1}${2}\n${1}insecure_http: true")
+			}
 			text = regexp.MustCompile(`(?m)^\s*username:.*\n`).ReplaceAllString(text, "")
 			text = strings.ReplaceAll(text, "/etc/ucwabot/rules/", rulesDir)
 			dir := t.TempDir()

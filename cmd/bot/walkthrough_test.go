@@ -27,8 +27,11 @@ func docSection(t *testing.T, title string) [][]string {
 		t.Fatalf("docs/operations.md has no section %q", title)
 	}
 	sec := doc[i+1:]
-	if j := strings.Index(sec[3:], "\n## "); j >= 0 {
-		sec = sec[:j+3]
+	// The section ends at the next heading of its level or below.
+	for _, h := range []string{"\n## ", "\n### "} {
+		if j := strings.Index(sec[3:], h); j >= 0 {
+			sec = sec[:j+3]
+		}
 	}
 	var blocks [][]string
 	for {
