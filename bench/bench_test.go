@@ -1,0 +1,131 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tiny is a workload small enough for every CI run.
+func tiny(store string) Options {
+	return Options{
+		Conversations: 20, Messages: 400, Rules: 7, People: 5, Inflight: 50,
+		Store: store, Runs: 1, Unloaded: 10, Stall: 20 * time.Second,
+	}
+}
+
+func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
+	for _, store := range []string{StoreBolt, StoreRedis} {
+		t.Run(store, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep, err := Run(ctx, tiny(store))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Points) != 1 || len(rep.Points[0].Runs) != 1 {
+				t.Fatalf("points = %+v, want one point of one run", rep.Points)
+			}
+			r := rep.Points[0].Runs[0]
+			if r.MsgsPerSec <= 0 || r.CPUPerMsg <= 0 || r.Loaded.N != 400 || r.Unloaded.N != 10 {
+				t.Errorf("result = %+v, want a rate, CPU and 400 loaded and 10 unloaded latencies", r)
+			}
+			if r.CeilingOneTrip.MsgsPerSec <= 0 || r.CeilingPipelined.MsgsPerSec <= 0 || r.Ratio <= 0 {
+				t.Errorf("ceilings = %+v / %+v, ratio %v: want all measured", r.CeilingOneTrip, r.CeilingPipelined, r.Ratio)
+			}
+			if store == StoreRedis && (r.RoundTripsPerMsg <= 0 || r.ClientCmdsPerMsg < r.RoundTripsPerMsg || r.ServerCmdsPerMsg <= 0) {
+				t.Errorf("redis figures = %+v, want round trips and commands counted", r)
+			}
+			var table, js bytes.Buffer
+			if err := rep.WriteTable(&table); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(table.String(), "full path (msgs/s)") || !strings.Contains(table.String(), "GOMAXPROCS=") {
+				t.Errorf("table:\n%s", table.String())
+			}
+			if err := rep.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			var back Report
+			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Points[0].Runs[0].Messages != 400 {
+				t.Errorf("json does not read back: %v\n%s", err, js.String())
+			}
+		})
+	}
+}
+
+func TestVerify(t *testing.T) {
+	want := map[string][]int{"a": {0, 2, 4}, "b": {1, 3}}
+	good := func() map[string]Outcome {
+		return map[string]Outcome{
+			"a": {Replies: []string{"[0] count=1", "[2] count=2", "[4] count=3"}, Counter: 3},
+			"b": {Replies: []string{"[1] count=1", "[3] count=2"}, Counter: 2},
+		}
+	}
+	if err := Verify(want, good()); err != nil {
+		t.Fatalf("a correct run: %v", err)
+	}
+	cases := []struct {
+		name   string
+		change func(map[string]Outcome)
+		want   string
+	}{
+		{"a missing reply", func(g map[string]Outcome) {
+			o := g["a"]
+			o.Replies = append([]string{}, o.Replies[0], o.Replies[2])
+			g["a"] = o
+		}, "conversation a: 2 replies for 3 messages"},
+		{"a reply twice", func(g map[string]Outcome) {
+			o := g["b"]
+			o.Replies = append(o.Replies, "[3] count=3")
+			g["b"] = o
+		}, "conversation b: 3 replies for 2 messages"},
+		{"replies out of order", func(g map[string]Outcome) {
+			g["a"] = Outcome{Replies: []string{"[2] count=1", "[0] count=2", "[4] count=3"}, Counter: 3}
+		}, `conversation a: reply 1 is "[2] count=1", want "[0] count=1"`},
+		{"a count skipped", func(g map[string]Outcome) {
+			g["b"] = Outcome{Replies: []string{"[1] count=1", "[3] count=3"}, Counter: 2}
+		}, `conversation b: reply 2 is "[3] count=3", want "[3] count=2"`},
+		{"a stored counter behind", func(g map[string]Outcome) {
+			o := g["a"]
+			o.Counter = 2
+			g["a"] = o
+		}, "conversation a: stored counter 2, want 3"},
+		{"no state", func(g map[string]Outcome) {
+			o := g["b"]
+			o.Counter = -1
+			g["b"] = o
+		}, "conversation b: stored counter -1, want 2"},
+		{"a lost conversation", func(g map[string]Outcome) { delete(g, "b") }, "conversation b: not found"},
+		{"a reply that is not the workload's", func(g map[string]Outcome) {
+			o := g["a"]
+			o.Replies[1] = "hello"
+			g["a"] = o
+		}, `conversation a: reply 2 "hello" is not`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := good()
+			c.change(g)
+			err := Verify(want, g)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Verify = %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestWorkload_messages_match_exactly_one_rule(t *testing.T) {
+	const rules = 12
+	set := rulesYAML(rules)
+	for id := 0; id < 3*rules; id++ {
+		text := messageText(id, id%rules, rules)
+		if !strings.EqualFold(text[:3], "cmd") {
+			t.Fatalf("message %d = %q", id, text)
+		}
+		_ = set
+	}
+}
