@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/ucwabot/ucwabot/bot/event"
+	rulespkg "github.com/ucwabot/ucwabot/rules"
 )
 
 // tiny is a workload small enough for every CI run.
@@ -118,14 +122,41 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-func TestWorkload_messages_match_exactly_one_rule(t *testing.T) {
+func TestWorkload_every_message_matches_exactly_its_rule(t *testing.T) {
 	const rules = 12
-	set := rulesYAML(rules)
+	set, err := rulespkg.LoadBytes(rulespkg.Options{Build: registry().Build}, "bench-rules.yaml", rulesYAML(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
 	for id := 0; id < 3*rules; id++ {
 		text := messageText(id, id%rules, rules)
-		if !strings.EqualFold(text[:3], "cmd") {
-			t.Fatalf("message %d = %q", id, text)
+		ev := &event.Event{Kind: event.MessageReceived, Message: event.Message{Text: text}}
+		ms, err := set.Eval(context.Background(), &rulespkg.Input{Event: ev}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		_ = set
+		if len(ms) != 1 || ms[0].Rule.Name != "cmd"+strconv.Itoa(id%rules) {
+			var names []string
+			for _, m := range ms {
+				names = append(names, m.Rule.Name)
+			}
+			t.Errorf("%q matches %v, want [cmd%d]", text, names, id%rules)
+		}
+	}
+	if got := messageText(rules, 0, rules); got != "CMD0 12" {
+		t.Errorf("second round of rules = %q, want upper case", got)
+	}
+}
+
+func TestParseReply(t *testing.T) {
+	id, n, err := parseReply(replyText("42", 7))
+	if err != nil || id != 42 || n != 7 {
+		t.Errorf("parseReply(replyText(42, 7)) = %d, %d, %v", id, n, err)
+	}
+	for _, bad := range []string{"", "[x] count=1", "[1] count=", "[1]count=1", "cmd1 4"} {
+		if _, _, err := parseReply(bad); err == nil {
+			t.Errorf("parseReply(%q) = nil error", bad)
+		}
 	}
 }
