@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/handlers"
 	rulespkg "github.com/ucwabot/ucwabot/rules"
 )
 
@@ -22,11 +23,16 @@ func tiny(store string) Options {
 }
 
 func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
-	for _, store := range []string{StoreBolt, StoreRedis} {
-		t.Run(store, func(t *testing.T) {
+	for _, c := range []struct{ store, transport string }{
+		{StoreBolt, TransportHTTP}, {StoreRedis, TransportHTTP}, {StoreRedis, TransportInProc},
+	} {
+		store := c.store
+		t.Run(store+"/"+c.transport, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			rep, err := Run(ctx, tiny(store))
+			o := tiny(store)
+			o.Transport = c.transport
+			rep, err := Run(ctx, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +53,7 @@ func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
 			if err := rep.WriteTable(&table); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(table.String(), "full path (msgs/s)") || !strings.Contains(table.String(), "GOMAXPROCS=") {
+			if !strings.Contains(table.String(), "the bot (msgs/s)") || !strings.Contains(table.String(), "GOMAXPROCS=") {
 				t.Errorf("table:\n%s", table.String())
 			}
 			if err := rep.WriteJSON(&js); err != nil {
@@ -56,6 +62,46 @@ func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
 			var back Report
 			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Points[0].Runs[0].Messages != 400 {
 				t.Errorf("json does not read back: %v\n%s", err, js.String())
+			}
+		})
+	}
+}
+
+// A handler that goes wrong in the real engine is caught: a reply that
+// never comes, and a counter stored wrong while the replies look right.
+func TestRun_fails_loudly_when_the_bot_goes_wrong(t *testing.T) {
+	cases := []struct {
+		name    string
+		handler func(ctx context.Context, req *handlers.Request) error
+		want    string
+	}{
+		{"a reply missing", func(ctx context.Context, req *handlers.Request) error {
+			if strings.HasSuffix(req.Event.Message.Text, " 123") {
+				return req.State.Set(countField, 1)
+			}
+			return count(ctx, req)
+		}, "409 of 410 replies"},
+		{"a counter stored wrong", func(ctx context.Context, req *handlers.Request) error {
+			if err := count(ctx, req); err != nil {
+				return err
+			}
+			if strings.HasSuffix(req.Event.Message.Text, " 123") {
+				return req.State.Set(countField, 1000)
+			}
+			return nil
+		}, "stored counter 1014, want 20"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			o := tiny(StoreBolt)
+			o.NoCeilings = true
+			o.Stall = 3 * time.Second
+			o.handler = c.handler
+			_, err := Run(ctx, o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Run = %v, want an error with %q", err, c.want)
 			}
 		})
 	}
@@ -124,7 +170,7 @@ func TestVerify(t *testing.T) {
 
 func TestWorkload_every_message_matches_exactly_its_rule(t *testing.T) {
 	const rules = 12
-	set, err := rulespkg.LoadBytes(rulespkg.Options{Build: registry().Build}, "bench-rules.yaml", rulesYAML(rules))
+	set, err := rulespkg.LoadBytes(rulespkg.Options{Build: registry(nil).Build}, "bench-rules.yaml", rulesYAML(rules))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/ucwabot/ucwabot/handlers"
 )
 
 // Defaults of Options: workload W1.
@@ -52,6 +54,8 @@ type Options struct {
 	// Unloaded is how many messages are timed one at a time, before the
 	// loaded phase (negative: none).
 	Unloaded int
+	// Transport is TransportHTTP (default) or TransportInProc.
+	Transport string
 	// Workers is the engine's worker pool (0: the engine's default, as
 	// `bot run` has it).
 	Workers int
@@ -63,6 +67,9 @@ type Options struct {
 	Log io.Writer
 	// Progress receives a line per phase; nil discards them.
 	Progress io.Writer
+
+	// handler replaces the workload's handler (tests).
+	handler handlers.HandlerFunc
 }
 
 func (o Options) withDefaults() Options {
@@ -83,6 +90,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Store == "" {
 		o.Store = StoreRedis
+	}
+	if o.Transport == "" {
+		o.Transport = TransportHTTP
 	}
 	if o.RedisURL == "" {
 		o.RedisURL = DefaultRedisURL
@@ -113,8 +123,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("runs: %d, want at least 1", o.Runs)
 	case o.Workers < 0:
 		return fmt.Errorf("workers: %d, want 0 (default) or more", o.Workers)
-	case o.Store != StoreRedis && o.Store != StoreBolt:
+	case o.Store != StoreRedis && o.Store != StoreBolt && o.Store != "":
 		return fmt.Errorf("store: %q, want %s or %s", o.Store, StoreRedis, StoreBolt)
+	case o.Transport != TransportHTTP && o.Transport != TransportInProc && o.Transport != "":
+		return fmt.Errorf("transport: %q, want %s or %s", o.Transport, TransportHTTP, TransportInProc)
 	case o.Stall < 0:
 		return errors.New("stall: negative")
 	}

@@ -21,6 +21,7 @@ type Result struct {
 	Conversations int    `json:"conversations"`
 	Messages      int    `json:"messages"`
 	Store         string `json:"store"`
+	Transport     string `json:"transport"`
 	// SetupSeconds is the time to sign in and connect the conversations.
 	SetupSeconds float64 `json:"setup_seconds"`
 	// Seconds is from the first injection to the last reply.
@@ -72,14 +73,15 @@ type Report struct {
 
 // Workload is the report's copy of the knobs.
 type Workload struct {
-	Messages int    `json:"messages"`
-	Rules    int    `json:"rules"`
-	People   int    `json:"people"`
-	Inflight int    `json:"inflight"`
-	Store    string `json:"store"`
-	Runs     int    `json:"runs"`
-	Unloaded int    `json:"unloaded_samples"`
-	Workers  int    `json:"workers"`
+	Messages  int    `json:"messages"`
+	Rules     int    `json:"rules"`
+	People    int    `json:"people"`
+	Inflight  int    `json:"inflight"`
+	Store     string `json:"store"`
+	Transport string `json:"transport"`
+	Runs      int    `json:"runs"`
+	Unloaded  int    `json:"unloaded_samples"`
+	Workers   int    `json:"workers"`
 }
 
 // Run measures the workload Runs times at o.Conversations and then at
@@ -93,7 +95,7 @@ func Run(ctx context.Context, o Options, more ...int) (*Report, error) {
 	rep := &Report{
 		Machine: machine(),
 		Options: Workload{Messages: o.Messages, Rules: o.Rules, People: o.People, Inflight: o.Inflight,
-			Store: o.Store, Runs: o.Runs, Unloaded: o.Unloaded, Workers: o.Workers},
+			Store: o.Store, Transport: o.Transport, Runs: o.Runs, Unloaded: o.Unloaded, Workers: o.Workers},
 		Started: time.Now().UTC(),
 	}
 	if opt, err := redis.ParseURL(o.RedisURL); err == nil && !(o.Store == StoreBolt && o.NoCeilings) {
@@ -155,7 +157,7 @@ var rows = []row{
 	{"ceiling: raw go-redis, pipelined 256 (msgs/s)", func(r Result) float64 { return r.CeilingPipelined.MsgsPerSec }, 0},
 	{"ceiling: CPU, 1 round trip/msg (µs/msg)", func(r Result) float64 { return r.CeilingOneTrip.CPUPerMsg }, 1},
 	{"ceiling: CPU, pipelined (µs/msg)", func(r Result) float64 { return r.CeilingPipelined.CPUPerMsg }, 1},
-	{"full path (msgs/s)", func(r Result) float64 { return r.MsgsPerSec }, 0},
+	{"the bot (msgs/s)", func(r Result) float64 { return r.MsgsPerSec }, 0},
 	{"ratio to the 1-round-trip ceiling", func(r Result) float64 { return r.Ratio }, 3},
 	{"CPU in the process (µs/msg)", func(r Result) float64 { return r.CPUPerMsg }, 0},
 	{"Redis round trips/msg (client hook)", func(r Result) float64 { return r.RoundTripsPerMsg }, 2},
@@ -184,8 +186,8 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if o.Workers > 0 {
 		workers = fmt.Sprint(o.Workers)
 	}
-	fmt.Fprintf(w, "workload: %d messages, %d rules, %d people, %d in flight, store %s, engine workers %s, %d unloaded samples; median of %d runs [min–max]\n\n",
-		o.Messages, o.Rules, o.People, o.Inflight, o.Store, workers, o.Unloaded, o.Runs)
+	fmt.Fprintf(w, "workload: %d messages, %d rules, %d people, %d in flight, store %s, transport %s, engine workers %s, %d unloaded samples; median of %d runs [min–max]\n\n",
+		o.Messages, o.Rules, o.People, o.Inflight, o.Store, o.Transport, workers, o.Unloaded, o.Runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var head strings.Builder
 	head.WriteString("conversations")

@@ -63,7 +63,7 @@ type run struct {
 // runOnce measures one run with conversations conversations.
 func runOnce(ctx context.Context, o Options, conversations int) (res Result, err error) {
 	r := &run{o: o, convs: conversations, want: map[string][]int{}}
-	res = Result{Conversations: conversations, Messages: o.Messages, Store: o.Store}
+	res = Result{Conversations: conversations, Messages: o.Messages, Store: o.Store, Transport: o.Transport}
 	defer func() {
 		if cerr := r.close(); cerr != nil && err == nil {
 			err = cerr
@@ -238,7 +238,7 @@ func (r *run) start(ctx context.Context) error {
 	if r.st, err = r.openStore(ctx); err != nil {
 		return err
 	}
-	set, err := rules.LoadBytes(rules.Options{Build: registry().Build}, "bench-rules.yaml", rulesYAML(o.Rules))
+	set, err := rules.LoadBytes(rules.Options{Build: registry(o.handler).Build}, "bench-rules.yaml", rulesYAML(o.Rules))
 	if err != nil {
 		return fmt.Errorf("bench: rules: %w", err)
 	}
@@ -249,10 +249,14 @@ func (r *run) start(ctx context.Context) error {
 	}
 	// As `bot run` builds it: the configured store and rules, a logger and
 	// a Prometheus registry.
+	opts := []bot.Option{bot.WithStore(r.st), bot.WithRules(staticRules{set}), bot.WithLogger(log), bot.WithRegisterer(prometheus.NewRegistry())}
+	if o.Transport == TransportInProc {
+		opts = append(opts, bot.WithHTTPClient(&http.Client{Transport: inproc{r.front.Handler}}))
+	}
 	eng, err := bot.New(bot.Config{
 		Accounts: []bot.Account{{Address: botURI, DiscoveryURL: discovery, Password: botPassword}},
 		Workers:  o.Workers,
-	}, bot.WithStore(r.st), bot.WithRules(staticRules{set}), bot.WithLogger(log), bot.WithRegisterer(prometheus.NewRegistry()))
+	}, opts...)
 	if err != nil {
 		_ = set.Close()
 		return err

@@ -21,12 +21,16 @@ const CountPlugin = "bench.count"
 // countField is the state field the handler counts in.
 const countField = "count"
 
-// registry returns the built-in plugins plus CountPlugin.
-func registry() *plugins.Registry {
+// registry returns the built-in plugins plus CountPlugin running h (nil:
+// count; tests give a faulty one to see the verification fail).
+func registry(h handlers.HandlerFunc) *plugins.Registry {
+	if h == nil {
+		h = count
+	}
 	r := plugins.NewRegistry()
 	builtin.RegisterAll(r)
 	r.Register(CountPlugin, plugins.Define(func(struct{}) (handlers.Handler, error) {
-		return handlers.HandlerFunc(count), nil
+		return h, nil
 	}))
 	return r
 }

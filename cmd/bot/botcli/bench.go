@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bench"
@@ -18,6 +19,7 @@ func benchCommand() *command {
 		o        bench.Options
 		scale    bool
 		asJSON   bool
+		jsonFile string
 		verbose  bool
 		redisURL string
 	)
@@ -40,13 +42,15 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			fs.IntVar(&o.People, "people", bench.DefaultPeople, "people writing")
 			fs.IntVar(&o.Inflight, "inflight", bench.DefaultInflight, "most messages said and not yet answered")
 			fs.StringVar(&o.Store, "store", bench.StoreRedis, "the store: redis or bolt")
+			fs.StringVar(&o.Transport, "transport", bench.TransportHTTP, "engine ↔ simulator: http (loopback TCP) or inproc (the simulator's handler called in-process: the engine without the HTTP wire)")
 			fs.IntVar(&o.Runs, "runs", bench.DefaultRuns, "runs per workload size")
 			fs.IntVar(&o.Unloaded, "unloaded", bench.DefaultUnloaded, "messages timed one at a time before the loaded phase (0: none)")
 			fs.IntVar(&o.Workers, "workers", 0, "engine workers (0: the engine's default)")
 			fs.DurationVar(&o.Stall, "stall", bench.DefaultStall, "fail when no reply comes for this long")
 			fs.BoolVar(&o.NoCeilings, "no-ceilings", false, "skip the raw go-redis ceilings")
 			fs.BoolVar(&scale, "scale", false, fmt.Sprintf("also run with %d and %d conversations", benchScale[0], benchScale[1]))
-			fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
+			fs.StringVar(&jsonFile, "json-file", "", "also write the report as JSON to `FILE`")
 			fs.BoolVar(&verbose, "v", false, "also print the engine's log lines on standard error (progress always goes there)")
 			fs.StringVar(&redisURL, "redis", "", "the Redis `URL` (default REDIS_URL, else redis://127.0.0.1:6379/0)")
 		},
@@ -75,7 +79,16 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			start := time.Now()
 			rep, err := bench.Run(ctx, o, more...)
 			if err != nil {
+				// What ran before the failure is still worth a look.
+				if rep != nil && len(rep.Points) > 0 {
+					_ = rep.WriteTable(stdio.Err)
+				}
 				return err
+			}
+			if jsonFile != "" {
+				if err := writeJSONFile(jsonFile, rep); err != nil {
+					return err
+				}
 			}
 			if asJSON {
 				return rep.WriteJSON(stdio.Out)
@@ -87,4 +100,20 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			return nil
 		},
 	}
+}
+
+// writeJSONFile writes rep as JSON to path.
+func writeJSONFile(path string, rep *bench.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--json-file: %w", err)
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--json-file %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--json-file %s: %w", path, err)
+	}
+	return nil
 }
