@@ -22,6 +22,9 @@ type Result struct {
 	Messages      int    `json:"messages"`
 	Store         string `json:"store"`
 	Transport     string `json:"transport"`
+	// Skipped conversations were left out because the simulator gave them
+	// an id it had given another.
+	Skipped int `json:"skipped_conversations,omitempty"`
 	// SetupSeconds is the time to sign in and connect the conversations.
 	SetupSeconds float64 `json:"setup_seconds"`
 	// Seconds is from the first injection to the last reply.
@@ -174,6 +177,7 @@ var rows = []row{
 	{"Redis used_memory/handled msg (bytes)", func(r Result) float64 { return r.RedisMemPerMsg }, 0},
 	{"time loaded phase (s)", func(r Result) float64 { return r.Seconds }, 2},
 	{"time setup (s)", func(r Result) float64 { return r.SetupSeconds }, 2},
+	{"conversations left out (simulator id collisions)", func(r Result) float64 { return float64(r.Skipped) }, 0},
 }
 
 // WriteTable writes the report as a table: one column per workload size,
