@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,6 +125,8 @@ func runOnce(ctx context.Context, o Options, conversations int) (res Result, err
 	hookB := r.hookSnapshot()
 	cpuB := cpuTime()
 	total := o.Unloaded + o.Messages
+	stopTicker := r.progress(o.Unloaded)
+	defer stopTicker()
 	for i := 0; i < o.Messages; i++ {
 		if err := r.tr.acquire(ctx); err != nil {
 			return res, err
@@ -135,6 +138,7 @@ func runOnce(ctx context.Context, o Options, conversations int) (res Result, err
 	if err := r.tr.wait(ctx, int64(total), o.Stall); err != nil {
 		return res, err
 	}
+	stopTicker()
 	span := r.tr.span(o.Unloaded, total)
 	// The tail: the events the replies cause (the bot's own messages
 	// coming back) and the last state writes belong to the messages too.
@@ -180,6 +184,29 @@ func runOnce(ctx context.Context, o Options, conversations int) (res Result, err
 		res.Ratio = res.MsgsPerSec / res.CeilingOneTrip.MsgsPerSec
 	}
 	return res, nil
+}
+
+// progress prints the replies of the loaded phase every 10 seconds until
+// the returned function is called (any number of times).
+func (r *run) progress(base int) func() {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		start, last := time.Now(), int64(base)
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n := r.tr.n.Load()
+				fmt.Fprintf(r.o.Progress, "    %s: %d of %d replies, %.0f/s\n", time.Since(start).Round(time.Second), n-int64(base), r.o.Messages, float64(n-last)/10)
+				last = n
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // openRedis connects the harness's own client, needed for the Redis store
