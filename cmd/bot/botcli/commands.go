@@ -57,6 +57,7 @@ func commands() []*command {
 		versionCommand(),
 		simCommand(),
 		configCheckCommand(),
+		benchCommand(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
 	return list
