@@ -284,7 +284,7 @@ func (r *run) start(ctx context.Context) error {
 		opts = append(opts, bot.WithHTTPClient(&http.Client{Transport: inproc{r.front.Handler}}))
 	}
 	eng, err := bot.New(bot.Config{
-		Accounts: []bot.Account{{Address: botURI, DiscoveryURL: discovery, Password: botPassword}},
+		Accounts: []bot.Account{{Address: botURI, DiscoveryURL: discovery, Password: botPassword, InsecureHTTP: true}},
 		Workers:  o.Workers,
 	}, opts...)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bench"
@@ -16,12 +17,13 @@ var benchScale = []int{10_000, 100_000}
 
 func benchCommand() *command {
 	var (
-		o        bench.Options
-		scale    bool
-		asJSON   bool
-		jsonFile string
-		verbose  bool
-		redisURL string
+		o          bench.Options
+		scale      bool
+		asJSON     bool
+		jsonFile   string
+		verbose    bool
+		redisURL   string
+		cpuProfile string
 	)
 	return &command{
 		name: "bench",
@@ -52,6 +54,7 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 			fs.StringVar(&jsonFile, "json-file", "", "also write the report as JSON to `FILE`")
 			fs.BoolVar(&verbose, "v", false, "also print the engine's log lines on standard error (progress always goes there)")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to `FILE` (go tool pprof)")
 			fs.StringVar(&redisURL, "redis", "", "the Redis `URL` (default REDIS_URL, else redis://127.0.0.1:6379/0)")
 		},
 		run: func(ctx context.Context, stdio Stdio, fs *flag.FlagSet) error {
@@ -71,6 +74,17 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			}
 			if err := o.Validate(); err != nil {
 				return usagef("--%s", err)
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			var more []int
 			if scale {
