@@ -33,7 +33,7 @@ type metrics struct {
 // written on; they exist at 0 from the start, so that increase(...) sees
 // the first increment.
 var (
-	alarmNames = []string{"pget_replaced", "credentials", "too_many_applications", "user_agent_not_allowed", "refused"}
+	alarmNames = []string{"pget_replaced", "credentials", "too_many_applications", "user_agent_not_allowed", "refused", "poison_batch"}
 	storeOps   = []string{"batch", "done", "load state", "complete"}
 )
 

@@ -41,6 +41,10 @@ func (a *account) poll(ctx context.Context, href string) error {
 			continue
 		}
 		b.Reset()
+		if a.poisoned > 0 {
+			a.poisoned = 0
+			a.setBlocked("")
+		}
 		a.mu.Lock()
 		a.lastPoll = time.Now()
 		a.mu.Unlock()
@@ -72,6 +76,10 @@ func (a *account) poll(ctx context.Context, href string) error {
 	}
 	return nil
 }
+
+// poisonTries is how many times the same answer that cannot be taken is
+// fetched before its events are given up.
+const poisonTries = 3
 
 // recoverPoll applies the recovery a failed P-GET asks for and returns
 // the href to P-GET next.
@@ -124,6 +132,40 @@ func (a *account) recoverPoll(ctx context.Context, b interface{ NextBackOff() ti
 		if rerr != nil {
 			return href, nil
 		}
+		a.setState(stateRunning)
+		return next, nil
+	case errors.Is(err, ucwa.ErrAnswerTooLarge) || errors.Is(err, ucwa.ErrUndecodable):
+		// The same P-GET gives the same answer: after a few tries the
+		// batch is given up with its application, so that later messages
+		// are answered. Not ready meanwhile.
+		a.poisoned++
+		if a.poisoned < poisonTries {
+			a.setBlocked(fmt.Sprintf("event channel: the answer at %s cannot be taken (%v)", href, err))
+			log.WithField("try", a.poisoned).Warn("event channel: an answer that cannot be taken; trying the same P-GET again")
+			sleep(ctx, b.NextBackOff())
+			return href, nil
+		}
+		a.e.met.alarms.WithLabelValues(a.addr, "poison_batch").Inc()
+		log.WithField("cursor", href).Error("ALARM: the event channel keeps answering what cannot be taken; giving its events up with a new application")
+		a.poisoned = 0
+		a.setState(stateRecover)
+		var next string
+		// The server hands the same application (and its queued events) to
+		// the same endpoint until it is deleted.
+		if app, _ := a.currentApp(); app != nil {
+			if derr := a.client.DeleteApplication(ctx, app); derr != nil {
+				log.WithError(derr).Warn("delete the application whose events cannot be taken")
+			}
+		}
+		rerr := a.retry(ctx, "recreate application", func() error {
+			h, err := a.newApplication(ctx)
+			next = h
+			return err
+		})
+		if rerr != nil {
+			return href, nil
+		}
+		a.setBlocked("")
 		a.setState(stateRunning)
 		return next, nil
 	case errors.Is(err, ucwa.ErrMakeMeAvailableRequired):

@@ -432,3 +432,26 @@ func TestEngine_a_reply_whose_application_died_reaches_the_person_as_a_new_IM(t 
 		}
 	}
 }
+
+// Issue 16: an answer larger than the client reads (a 10 MB message) was
+// fetched again and again and wedged the event channel. After a few tries
+// its events are given up with the application, later messages are
+// answered, and the account is not ready meanwhile.
+func TestEngine_a_poison_batch_does_not_wedge_the_event_channel(t *testing.T) {
+	sim := newSim(t, 1)
+	r := start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules))
+	conv, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0")
+	if err := conv.Say(aliceURI, strings.Repeat("x", 10<<20)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the poison_batch alarm", func() bool { return alarmValue(t, r.e, "poison_batch") >= 1 })
+	later, err := sim.Invite(bobURI, botURI, "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, later.ID(), "echo: after")
+}

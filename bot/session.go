@@ -58,6 +58,9 @@ type account struct {
 	// storedLinks are the conversation links the poller last wrote to the
 	// inbox (poller goroutine only; see slimLinks).
 	storedLinks map[string]uint64 // conversation → convLinks.sum
+	// poisoned counts the fetches of an answer the poller could not take
+	// (poller goroutine only).
+	poisoned int
 	// handoff holds what the poller stored for this process's workers.
 	handoff handoff
 

@@ -331,9 +331,12 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 		return nil, nil, redactErr(method, href, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return nil, nil, redactErr(method, href, err)
+	}
+	if len(data) > maxBody {
+		return nil, nil, fmt.Errorf("ucwa: %s %s: %w: more than %d bytes (HTTP %d)", method, redactURL(href), ErrAnswerTooLarge, maxBody, resp.StatusCode)
 	}
 	return resp, data, nil
 }

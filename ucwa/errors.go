@@ -36,6 +36,11 @@ var (
 	ErrPGetReplaced = errors.New("ucwa: P-GET replaced")
 	// ErrThrottled is 429, or 503 with Retry-After; wait Error.RetryAfter.
 	ErrThrottled = errors.New("ucwa: throttled")
+	// ErrAnswerTooLarge is an answer longer than the client reads (8 MiB): fetching it again
+	// gives the same answer.
+	ErrAnswerTooLarge = errors.New("ucwa: answer too large")
+	// ErrUndecodable is an event-channel answer that is not a batch of events.
+	ErrUndecodable = errors.New("ucwa: undecodable answer")
 )
 
 // Error is every non-2xx answer. Its text names the method, the URL without its query, the

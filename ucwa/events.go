@@ -42,7 +42,7 @@ func (c *Client) Poll(ctx context.Context, href string, timeout time.Duration) (
 	}
 	b, err := DecodeBatch(data, u)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (%d bytes): %w", ErrUndecodable, len(data), err)
 	}
 	if b.Continue() == "" {
 		return nil, fmt.Errorf("ucwa: poll %s: answer has no next, resync or resume link", redactURL(target))
