@@ -3,6 +3,7 @@ package redisstore
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -152,6 +153,27 @@ func knownScheme(s string) bool {
 // lone user name as the password when no password is given) replaced by
 // "xxxxx". It works on URLs that do not parse, too.
 func RedactURL(rawURL string) string {
+	return redactQuery(redactUserInfo(rawURL))
+}
+
+// redactQuery replaces the values of password= and sentinel_password= in
+// the query, byte for byte elsewhere.
+func redactQuery(rawURL string) string {
+	base, query, ok := strings.Cut(rawURL, "?")
+	if !ok {
+		return rawURL
+	}
+	parts := strings.Split(query, "&")
+	for i, p := range parts {
+		k, _, has := strings.Cut(p, "=")
+		if has && slices.Contains(secretParams, k) {
+			parts[i] = k + "=xxxxx"
+		}
+	}
+	return base + "?" + strings.Join(parts, "&")
+}
+
+func redactUserInfo(rawURL string) string {
 	start := 0
 	if i := strings.Index(rawURL, "://"); i >= 0 {
 		start = i + 3

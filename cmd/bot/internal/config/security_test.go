@@ -43,6 +43,9 @@ func TestCAFiles_checks_each_file_and_names_the_key(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(filepath.Join(dir, "rules"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	cfgFile := filepath.Join(dir, "bot.yaml")
 	for name, tc := range map[string]struct{ file, want string }{
 		"good":    {"ca.pem", ""},
