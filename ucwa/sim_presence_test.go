@@ -54,7 +54,7 @@ func TestConfig_BeforeSend_stops_a_request_before_it_leaves(t *testing.T) {
 	var refuse atomic.Bool
 	errNo := errors.New("lease gone (test)")
 	var asked atomic.Int64
-	c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), Address: botURI, Password: botPW, EndpointID: "ep-" + t.Name(),
+	c, err := ucwa.New(ucwa.Config{DiscoveryURL: sim.DiscoveryURL(), InsecureHTTP: true, Address: botURI, Password: botPW, EndpointID: "ep-" + t.Name(),
 		BeforeSend: func(context.Context) error {
 			asked.Add(1)
 			if refuse.Load() {
