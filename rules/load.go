@@ -21,7 +21,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	exprfile "github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ucwabot/ucwabot/bot/event"
 )
