@@ -214,6 +214,7 @@ func TestSchemaRejects(t *testing.T) {
 
 	good := `
 version: 1
+x-steps: &steps [leave]
 rules:
   - name: greet
     on: participant.joined
