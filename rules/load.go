@@ -88,6 +88,8 @@ type loader struct {
 	names   map[string]*Rule
 	src     map[string][]byte // file name → content, for expression positions
 	stack   []string          // absolute paths of the files being read, outermost first
+	deps    []string          // files the handlers read, in the order first seen
+	depSeen map[string]bool   // absolute paths of deps, and "$NAME" of environment variables
 }
 
 func newLoader(opts Options) *loader {
@@ -95,13 +97,14 @@ func newLoader(opts Options) *loader {
 		opts.MaxNodes = 2000
 	}
 	return &loader{
-		opts:   opts,
-		hash:   sha256.New(),
-		seen:   map[string]bool{},
-		vars:   map[string]any{},
-		varPos: map[string]pos{},
-		names:  map[string]*Rule{},
-		src:    map[string][]byte{},
+		opts:    opts,
+		hash:    sha256.New(),
+		seen:    map[string]bool{},
+		vars:    map[string]any{},
+		varPos:  map[string]pos{},
+		names:   map[string]*Rule{},
+		src:     map[string][]byte{},
+		depSeen: map[string]bool{},
 	}
 }
 
@@ -843,13 +846,14 @@ func (l *loader) finish() (*Set, error) {
 					continue
 				}
 				st.Instance = inst
+				l.dependencies(st)
 				if tp, ok := inst.(Templated); ok {
 					l.checkTemplates(r, i, st, tp)
 				}
 			}
 		}
 	}
-	s.all = l.rules
+	s.all, s.deps = l.rules, l.deps
 	if len(l.errs) > 0 {
 		_ = s.Close()
 		sort.SliceStable(l.errs, func(i, j int) bool {

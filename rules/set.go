@@ -24,6 +24,7 @@ type Set struct {
 	vars       map[string]any
 	loc        *time.Location
 	files      []string
+	deps       []string
 	version    string
 	pool       sync.Pool // *evaluator
 	closeOnce  sync.Once
@@ -52,6 +53,10 @@ func (s *Set) Rules() []*Rule { return s.all }
 
 // Files returns the files the set was loaded from, includes too.
 func (s *Set) Files() []string { return s.files }
+
+// Dependencies returns the files the handlers read when they were built
+// (Dependent), such as an FAQ file. The version covers their content.
+func (s *Set) Dependencies() []string { return s.deps }
 
 // Subscriptions returns the SIP URIs the files ask the bot to subscribe to.
 func (s *Set) Subscriptions() []string { return s.subs }
