@@ -638,3 +638,31 @@ rules:
 	hasErrLike(t, es, "", `rule "unknown": when: unknown var "hourz" (defined: hours)`)
 	hasErrLike(t, es, "", `rule "bad-clock": when: "25:00" is not a time of day`)
 }
+
+// A policy that fails at event time declines (the answer to follow even
+// with the error) and is counted, so an alert can be written on it.
+func TestAcceptInvitation_failing_policy_declines_and_is_counted(t *testing.T) {
+	s := loadText(t, rules.Options{}, `invitations:
+  accept: 'state.profile.domain == "contoso.com"'
+rules:
+  - {name: a, on: typing, do: [leave]}
+`)
+	in := &rules.Input{Event: &event.Event{Kind: event.InvitationReceived, Participant: event.Participant{URI: "sip:alice@contoso.com"}}}
+	if n := s.InvitationErrors(); n != 0 {
+		t.Fatalf("InvitationErrors before = %d", n)
+	}
+	for range 2 {
+		ok, err := s.AcceptInvitation(in)
+		if ok || err == nil || !strings.Contains(err.Error(), "the invitation is declined") {
+			t.Errorf("AcceptInvitation = %v, %v; want false and an error saying it declines", ok, err)
+		}
+	}
+	// A policy that evaluates is not counted.
+	in.State = map[string]any{"profile": map[string]any{"domain": "contoso.com"}}
+	if ok, err := s.AcceptInvitation(in); !ok || err != nil {
+		t.Errorf("with state: %v, %v", ok, err)
+	}
+	if n := s.InvitationErrors(); n != 2 {
+		t.Errorf("InvitationErrors = %d, want 2", n)
+	}
+}

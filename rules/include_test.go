@@ -53,14 +53,14 @@ rules:
 	writeRules(t, dir, "conf/parts/b.yaml", `rules:
   - {name: b, on: typing, do: [leave]}
 `)
-	writeRules(t, dir, "conf/shared.yaml", `include: [main.yaml]
+	writeRules(t, dir, "conf/shared.yaml", `include: [parts/b.yaml]
 rules:
   - {name: shared, on: typing, do: [leave]}
 `)
 	// Loaded from another working directory's point of view: the paths
 	// are absolute, the includes relative to each file.
 	s := loadOK(t, rules.Options{}, filepath.Join(dir, "conf/main.yaml"))
-	if got := ruleNames(s); !slices.Equal(got, []string{"shared", "a", "b", "main"}) {
+	if got := ruleNames(s); !slices.Equal(got, []string{"b", "shared", "a", "main"}) {
 		t.Errorf("rules %v", got)
 	}
 	if n := len(s.Files()); n != 4 {
@@ -206,4 +206,39 @@ func TestReloaderWatch(t *testing.T) {
 	writeRules(t, dir, "rules.yaml", "rules:\n  - {name: c, on: typing, do: [leave]}\n")
 	writeRules(t, dir, "more.yml", "rules:\n  - {name: e, on: typing, do: [leave]}\n")
 	waitFor(t, "the new file", has("e"))
+}
+
+// An include cycle is one error at the include that closes it, naming
+// every file of the cycle, rather than a silent skip or an error inside
+// the included file.
+func TestIncludeCycleIsAnErrorNamingBothFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeRules(t, dir, "a.yaml", `include: [b.yaml]
+rules:
+  - {name: a, on: typing, do: [leave]}
+`)
+	writeRules(t, dir, "b.yaml", `rules:
+  - {name: b, on: typing, do: [leave]}
+include:
+  - a.yaml
+`)
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	_, err := rules.Load(rules.Options{}, a)
+	want := b + ":4:5: include: include cycle: " + a + " includes " + b + ", which includes " + a
+	if err == nil || err.Error() != want {
+		t.Fatalf("Load error:\n%v\nwant:\n%s", err, want)
+	}
+	// A file included twice without a cycle is read once, silently.
+	writeRules(t, dir, "c.yaml", `include: [b2.yaml, d.yaml]
+rules: [{name: c, on: typing, do: [leave]}]
+`)
+	writeRules(t, dir, "d.yaml", `include: [b2.yaml]
+rules: [{name: d, on: typing, do: [leave]}]
+`)
+	writeRules(t, dir, "b2.yaml", `rules: [{name: b2, on: typing, do: [leave]}]
+`)
+	s := loadOK(t, rules.Options{}, filepath.Join(dir, "c.yaml"))
+	if got := ruleNames(s); !slices.Equal(got, []string{"b2", "d", "c"}) {
+		t.Errorf("rules %v", got)
+	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	exprfile "github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ucwabot/ucwabot/bot/event"
 )
@@ -87,6 +87,9 @@ type loader struct {
 	rules   []*Rule
 	names   map[string]*Rule
 	src     map[string][]byte // file name → content, for expression positions
+	stack   []string          // absolute paths of the files being read, outermost first
+	deps    []string          // files the handlers read, in the order first seen
+	depSeen map[string]bool   // absolute paths of deps, and "$NAME" of environment variables
 }
 
 func newLoader(opts Options) *loader {
@@ -94,13 +97,14 @@ func newLoader(opts Options) *loader {
 		opts.MaxNodes = 2000
 	}
 	return &loader{
-		opts:   opts,
-		hash:   sha256.New(),
-		seen:   map[string]bool{},
-		vars:   map[string]any{},
-		varPos: map[string]pos{},
-		names:  map[string]*Rule{},
-		src:    map[string][]byte{},
+		opts:    opts,
+		hash:    sha256.New(),
+		seen:    map[string]bool{},
+		vars:    map[string]any{},
+		varPos:  map[string]pos{},
+		names:   map[string]*Rule{},
+		src:     map[string][]byte{},
+		depSeen: map[string]bool{},
 	}
 }
 
@@ -161,6 +165,10 @@ func (l *loader) readFile(path string) {
 		}
 		l.seen[abs] = true
 	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > MaxFileSize {
+		l.errs = append(l.errs, &Error{File: path, Msg: fmt.Sprintf("file of %d bytes is over the limit of %d bytes", fi.Size(), MaxFileSize)})
+		return
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		l.errs = append(l.errs, &Error{File: path, Msg: cleanOSError(err)})
@@ -171,8 +179,8 @@ func (l *loader) readFile(path string) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// yamlParserErrors are the messages of yaml.v3's parser (as opposed to its
-// scanner), whose line numbers are 0-based.
+// yamlParserErrors are the messages of the YAML library's parser (as
+// opposed to its scanner), whose line numbers are 0-based.
 var yamlParserErrors = map[string]bool{
 	"did not find expected <stream-start>":   true,
 	"did not find expected <document start>": true,
@@ -189,9 +197,13 @@ var yamlParserErrors = map[string]bool{
 
 // loadFile parses one file's content.
 func (l *loader) loadFile(name string, data []byte) {
-	if abs, err := filepath.Abs(name); err == nil {
-		l.seen[abs] = true
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		abs = name
 	}
+	l.seen[abs] = true
+	l.stack = append(l.stack, abs)
+	defer func() { l.stack = l.stack[:len(l.stack)-1] }()
 	l.files = append(l.files, name)
 	l.src[name] = data
 	// The version hashes base names, not paths, so that the same files give
@@ -199,26 +211,15 @@ func (l *loader) loadFile(name string, data []byte) {
 	fmt.Fprintf(l.hash, "%s\x00%d\x00", filepath.Base(name), len(data))
 	l.hash.Write(data)
 
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		e := &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = m[2]
-		}
-		if yamlParserErrors[e.Msg] {
-			// yaml.v3 reports parser errors (not scanner errors) with the
-			// 0-based line of the mark, and none at all on the first line.
-			e.Line++
-		}
-		l.errs = append(l.errs, e)
+	root, errs := parseYAML(name, data)
+	if len(errs) > 0 {
+		l.errs = append(l.errs, errs...)
 		return
 	}
-	if len(doc.Content) == 0 {
-		l.errorf(pos{name, 1, 1}, "", "", "the file is empty")
+	if root == nil {
+		l.errorf(pos{name, 1, 1}, "", "", "the file is empty (a rules file has at least `version: 1` and `rules:`)")
 		return
 	}
-	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		l.errorf(at(name, root), "", "", "a rules file is a mapping with the keys version, timezone, vars, include, subscribe, invitations and rules")
 		return
@@ -258,7 +259,10 @@ func (l *loader) loadFile(name string, data []byte) {
 				l.loadRule(name, item)
 			}
 		default:
-			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, rules)", k.Value)
+			if strings.HasPrefix(k.Value, "x-") {
+				continue // a place for anchors (x-defaults: &defaults), read only through aliases
+			}
+			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, rules, or x-NAME for anchors)", k.Value)
 		}
 	}
 }
@@ -283,8 +287,53 @@ func (l *loader) globs(from string, s str) {
 		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
 			continue
 		}
+		if cycle := l.cycle(m); cycle != "" {
+			l.errorf(s.pos, "", "include", "include cycle: %s", cycle)
+			continue
+		}
 		l.readFile(m)
 	}
+}
+
+// cycle describes the include cycle that reading path would close
+// ("a.yaml includes b.yaml, which includes a.yaml"), or returns "" when
+// path is not being read. A file included twice without a cycle is read
+// once.
+func (l *loader) cycle(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	for i, f := range l.stack {
+		if f != abs {
+			continue
+		}
+		chain := append(append([]string(nil), l.stack[i:]...), abs)
+		var b strings.Builder
+		for j, c := range chain {
+			switch {
+			case j == 0:
+			case j == 1:
+				b.WriteString(" includes ")
+			default:
+				b.WriteString(", which includes ")
+			}
+			b.WriteString(l.display(c))
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// display returns the name under which the file at abs was given, for
+// messages.
+func (l *loader) display(abs string) string {
+	for _, f := range l.files {
+		if a, err := filepath.Abs(f); err == nil && a == abs {
+			return f
+		}
+	}
+	return abs
 }
 
 type str struct {
@@ -409,6 +458,10 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 			r.Description = v.Value
 		case "on":
 			haveOn = true
+			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+				l.errorf(p, name, "on", "empty list: a rule is for at least one event kind, or it never fires")
+				continue
+			}
 			for _, s := range l.strings(file, name, "on", v) {
 				kind, err := event.ParseKind(s.value)
 				if err != nil {
@@ -793,10 +846,14 @@ func (l *loader) finish() (*Set, error) {
 					continue
 				}
 				st.Instance = inst
+				l.dependencies(st)
+				if tp, ok := inst.(Templated); ok {
+					l.checkTemplates(r, i, st, tp)
+				}
 			}
 		}
 	}
-	s.all = l.rules
+	s.all, s.deps = l.rules, l.deps
 	if len(l.errs) > 0 {
 		_ = s.Close()
 		sort.SliceStable(l.errs, func(i, j int) bool {

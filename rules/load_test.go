@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ucwabot/ucwabot/plugins"
 	_ "github.com/ucwabot/ucwabot/plugins/standard"
@@ -42,7 +42,7 @@ rules:
     stop: maybe
 `)
 	es := loadFail(t, rules.Options{}, a, b)
-	hasErr(t, es, a+`:1:1: unknown key "bogus" (known: version, timezone, vars, include, subscribe, invitations, rules)`)
+	hasErr(t, es, a+`:1:1: unknown key "bogus" (known: version, timezone, vars, include, subscribe, invitations, rules, or x-NAME for anchors)`)
 	hasErr(t, es, a+`:6:5: rule "one": unknown key "colour" (known: name, description, on, when, do, stop, enabled, priority, cooldown)`)
 	hasErrLike(t, es, a+`:8:9: rule "two": on: unknown event kind "message.recieved" (known: `, "message.received", "typing", "invitation.received")
 	hasErr(t, es, b+`:2:5: rule "one": name: already used by the rule at `+a+`:3`)
@@ -185,15 +185,21 @@ func TestLoadMissingFileAndEmptyPaths(t *testing.T) {
 }
 
 func TestLoadYAMLSyntaxErrorLine(t *testing.T) {
+	const hint = " (check the indentation of this line and of the lines before)"
+	// The library names the line where the enclosing block starts (or
+	// none); the loader names the first line of the file whose prefix up
+	// to it fails, and its first non-blank column.
 	cases := []struct{ name, src, want string }{
 		// A scanner error.
-		{"mapping value", "rules:\n  - name: x\n    on: typing: now\n", ":3: mapping values are not allowed in this context"},
-		// Parser errors, which yaml.v3 numbers from 0.
-		{"unclosed flow list", "rules:\n  - name: x\n    on: [typing\n    do: [leave]\n", ":3: did not find expected ',' or ']'"},
-		{"bad indentation", "a: 1\nb:\n  c: 1\n d: 2\n", ":4: did not find expected key"},
-		// The list starts on the first line; the problem is at the end.
-		{"first line", "[x\n", ":2: did not find expected ',' or ']'"},
-		{"block list", "rules:\n  - name: x\n    on: typing\n   do: [leave]\n", ":2: did not find expected '-' indicator"},
+		{"mapping value", "rules:\n  - name: x\n    on: typing: now\n", ":3:5: mapping values are not allowed in this context"},
+		// Parser errors.
+		{"unclosed flow list", "rules:\n  - name: x\n    on: [typing\n    do: [leave]\n", ":3:5: did not find expected ',' or ']'" + hint},
+		{"bad indentation", "a: 1\nb:\n  c: 1\n d: 2\n", ":4:2: did not find expected key" + hint},
+		// The list starts on the first line and is never closed.
+		{"first line", "[x\n", ":1:1: did not find expected ',' or ']'" + hint},
+		{"block list", "rules:\n  - name: x\n    on: typing\n   do: [leave]\n", ":4:4: did not find expected '-' indicator" + hint},
+		{"tab", "rules:\n  - name: x\n\t  on: typing\n", ":3:1: found a tab character that violates indentation"},
+		{"unknown anchor", "rules:\n  - name: x\n    on: typing\n    do: *steps\n", ":4:9: unknown anchor 'steps' referenced"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

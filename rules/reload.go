@@ -121,8 +121,9 @@ func (r *Reloader) Reload() (*Set, error) {
 	return set, nil
 }
 
-// Watch reloads when a rules file, or a YAML file in a directory of rules,
-// is written, created, renamed or removed, after the writes settle for
+// Watch reloads when a rules file, a YAML file in a directory of rules, or
+// a file the handlers read (Set.Dependencies) is written, created, renamed
+// or removed, after the writes settle for
 // Debounce. It returns when ctx ends. Editors that replace files by
 // renaming are handled by watching directories.
 func (r *Reloader) Watch(ctx context.Context) error {
@@ -198,12 +199,16 @@ func (r *Reloader) dirs() []string {
 	for _, f := range r.Current().Files() {
 		add(filepath.Dir(f))
 	}
+	for _, f := range r.Current().Dependencies() {
+		add(filepath.Dir(f))
+	}
 	return out
 }
 
 func (r *Reloader) isRulesPath(name string) bool {
 	abs, _ := filepath.Abs(name)
-	for _, f := range r.Current().Files() {
+	cur := r.Current()
+	for _, f := range append(cur.Files()[:len(cur.Files()):len(cur.Files())], cur.Dependencies()...) {
 		if fa, _ := filepath.Abs(f); fa == abs {
 			return true
 		}

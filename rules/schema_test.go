@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The JSON Schemas of docs/ must accept the example rules and rule test
@@ -214,6 +214,7 @@ func TestSchemaRejects(t *testing.T) {
 
 	good := `
 version: 1
+x-steps: &steps [leave]
 rules:
   - name: greet
     on: participant.joined

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -23,10 +24,12 @@ type Set struct {
 	vars       map[string]any
 	loc        *time.Location
 	files      []string
+	deps       []string
 	version    string
 	pool       sync.Pool // *evaluator
 	closeOnce  sync.Once
 	closeErr   error
+	invErrors  atomic.Uint64
 }
 
 // Match is a rule that fired for an event.
@@ -53,6 +56,10 @@ func (s *Set) Files() []string { return s.files }
 
 // Handles reports whether any rule fires for events of kind k.
 func (s *Set) Handles(k event.Kind) bool { return len(s.byKind[k]) > 0 }
+
+// Dependencies returns the files the handlers read when they were built
+// (Dependent), such as an FAQ file. The version covers their content.
+func (s *Set) Dependencies() []string { return s.deps }
 
 // Subscriptions returns the SIP URIs the files ask the bot to subscribe to.
 func (s *Set) Subscriptions() []string { return s.subs }
@@ -171,8 +178,11 @@ func cooldownKey(r *Rule, ev *event.Event) string {
 }
 
 // AcceptInvitation applies the invitation policy to an invitation.received
-// input: true when the files set none.
-func (s *Set) AcceptInvitation(in *Input) (bool, error) {
+// input: true when the files set none. The answer is the decision to
+// follow even with an error: a policy that fails to evaluate declines
+// (fails closed), returns the error to log and counts it in
+// InvitationErrors.
+func (s *Set) AcceptInvitation(in *Input) (accept bool, err error) {
 	if s.invitation == nil {
 		return true, nil
 	}
@@ -180,10 +190,15 @@ func (s *Set) AcceptInvitation(in *Input) (bool, error) {
 	defer s.release(ev)
 	ok, err := ev.run(s.invitation)
 	if err != nil {
-		return false, fmt.Errorf("invitations.accept: %w", err)
+		s.invErrors.Add(1)
+		return false, fmt.Errorf("invitations.accept: %w; the invitation is declined", err)
 	}
 	return ok, nil
 }
+
+// InvitationErrors counts the invitations whose policy failed to evaluate
+// (and that were therefore declined) since the Set was loaded.
+func (s *Set) InvitationErrors() uint64 { return s.invErrors.Load() }
 
 // Observe records one handler run of r (its duration and error) in the
 // rule's counters.

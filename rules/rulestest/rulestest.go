@@ -12,11 +12,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/plugins"
@@ -28,10 +27,13 @@ type File struct {
 	Cases []Case `yaml:"cases"`
 }
 
-// Case is one event and what the rules should do with it.
+// Case is one event and what the rules should do with it, or a
+// conversation: several events in Steps, each with its own expectations,
+// the conversation's state carried from one to the next.
 type Case struct {
 	Name     string            `yaml:"name"`
 	Event    Event             `yaml:"event"`
+	Steps    []Step            `yaml:"steps"`
 	State    map[string]any    `yaml:"state"`
 	Presence map[string]string `yaml:"presence"` // SIP URI → availability
 	Now      string            `yaml:"now"`      // RFC 3339; empty means the time of the run
@@ -39,6 +41,16 @@ type Case struct {
 	Expect   Expect            `yaml:"expect"`
 
 	Line int `yaml:"-"` // where the case starts in its file
+}
+
+// Step is one event of a conversation case.
+type Step struct {
+	Event Event `yaml:"event"`
+	// Now is the time of this event; empty means the case's now.
+	Now    string `yaml:"now"`
+	Expect Expect `yaml:"expect"`
+
+	Line int `yaml:"-"` // where the step starts in its file
 }
 
 // Event is the event of a case.
@@ -81,13 +93,31 @@ type Presence struct {
 	Activity     string `yaml:"activity"`
 }
 
-// Expect is what a case asserts. A nil list is not checked; an empty one
-// asserts that nothing happens.
+// Expect is what a case or step asserts. A nil list is not checked; an
+// empty one asserts that nothing happens. Replies, Actions and State are
+// about what the handlers do: a case that asserts any of them runs the
+// handlers of the rules that fire against a recording responder.
 type Expect struct {
 	Rules      *[]string `yaml:"rules"`
 	Calls      *[]string `yaml:"calls"`
 	Invitation string    `yaml:"invitation"` // accept | decline
+	// Replies are the texts the handlers send, in order (plain or HTML).
+	Replies *[]string `yaml:"replies"`
+	// Actions are everything the handlers do through the responder, in
+	// order: "say: TEXT", "html: HTML", "typing", "leave", "accept",
+	// "decline", "invite: URI", "subscribe: URI", "start: URI: TEXT".
+	Actions *[]string `yaml:"actions"`
+	// State holds fields of the conversation's state after the event and
+	// their values; a field given as null must not be set.
+	State map[string]any `yaml:"state"`
 }
+
+func (e *Expect) empty() bool {
+	return e.Rules == nil && e.Calls == nil && e.Invitation == "" && !e.runs()
+}
+
+// runs reports whether the expectation is about the handlers' effects.
+func (e *Expect) runs() bool { return e.Replies != nil || e.Actions != nil || e.State != nil }
 
 // Result is the outcome of one case.
 type Result struct {
@@ -170,13 +200,14 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, positioned(name, err)
 	}
-	var doc struct {
+	var lines struct {
 		Cases []yaml.Node `yaml:"cases"`
 	}
-	if err := yaml.Unmarshal(data, &doc); err == nil {
+	if err := yaml.Unmarshal(data, &lines); err == nil {
 		for i := range f.Cases {
-			if i < len(doc.Cases) {
-				f.Cases[i].Line = doc.Cases[i].Line
+			if i < len(lines.Cases) {
+				f.Cases[i].Line = lines.Cases[i].Line
+				stepLines(&f.Cases[i], &lines.Cases[i])
 			}
 		}
 	}
@@ -187,24 +218,92 @@ func Parse(name string, data []byte) (*File, error) {
 		if c.Name == "" {
 			return nil, fmt.Errorf("%s:%d: case %d: name is required", name, c.Line, i+1)
 		}
-		if _, err := event.ParseKind(c.Event.Kind); err != nil {
-			return nil, fmt.Errorf("%s:%d: case %q: event.kind: %v", name, c.Line, c.Name, err)
-		}
-		if c.Now != "" {
-			if _, err := time.Parse(time.RFC3339, c.Now); err != nil {
-				return nil, fmt.Errorf("%s:%d: case %q: now: want RFC 3339 (2026-03-02T10:00:00+01:00), got %q", name, c.Line, c.Name, c.Now)
-			}
-		}
-		if c.Expect.Rules == nil && c.Expect.Calls == nil && c.Expect.Invitation == "" {
-			return nil, fmt.Errorf("%s:%d: case %q: expect: want rules, calls or invitation (a case must assert something)", name, c.Line, c.Name)
-		}
-		switch c.Expect.Invitation {
-		case "", "accept", "decline":
-		default:
-			return nil, fmt.Errorf("%s:%d: case %q: expect.invitation: want accept or decline, got %q", name, c.Line, c.Name, c.Expect.Invitation)
+		if err := checkCase(c); err != nil {
+			return nil, fmt.Errorf("%s:%d: case %q: %w", name, err.line(c.Line), c.Name, err)
 		}
 	}
 	return &f, nil
+}
+
+// stepLines sets the lines of a case's steps from its node.
+func stepLines(c *Case, n *yaml.Node) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != "steps" {
+			continue
+		}
+		for j, s := range n.Content[i+1].Content {
+			if j < len(c.Steps) {
+				c.Steps[j].Line = s.Line
+			}
+		}
+	}
+}
+
+// caseError is a problem of a case, at the line of one of its steps when
+// it is in one.
+type caseError struct {
+	at  int // the step's line, or 0
+	msg string
+}
+
+func (e *caseError) Error() string { return e.msg }
+
+func (e *caseError) line(caseLine int) int {
+	if e.at > 0 {
+		return e.at
+	}
+	return caseLine
+}
+
+func checkCase(c Case) *caseError {
+	if err := checkNow("now", c.Now); err != "" {
+		return &caseError{msg: err}
+	}
+	if len(c.Steps) == 0 {
+		if _, err := event.ParseKind(c.Event.Kind); err != nil {
+			return &caseError{msg: fmt.Sprintf("event.kind: %v", err)}
+		}
+		return checkExpect("expect", c.Expect)
+	}
+	if c.Event.Kind != "" || !c.Expect.empty() {
+		return &caseError{msg: "give either event and expect, or steps (each with its event and expect), not both"}
+	}
+	for i, s := range c.Steps {
+		prefix := fmt.Sprintf("steps[%d]", i)
+		if _, err := event.ParseKind(s.Event.Kind); err != nil {
+			return &caseError{s.Line, fmt.Sprintf("%s: event.kind: %v", prefix, err)}
+		}
+		if err := checkNow(prefix+".now", s.Now); err != "" {
+			return &caseError{s.Line, err}
+		}
+		if err := checkExpect(prefix+".expect", s.Expect); err != nil {
+			err.at = s.Line
+			return err
+		}
+	}
+	return nil
+}
+
+func checkNow(key, now string) string {
+	if now == "" {
+		return ""
+	}
+	if _, err := time.Parse(time.RFC3339, now); err != nil {
+		return fmt.Sprintf("%s: want RFC 3339 (2026-03-02T10:00:00+01:00), got %q", key, now)
+	}
+	return ""
+}
+
+func checkExpect(key string, e Expect) *caseError {
+	if e.empty() {
+		return &caseError{msg: key + ": want rules, calls, invitation, replies, actions or state (a case must assert something)"}
+	}
+	switch e.Invitation {
+	case "", "accept", "decline":
+	default:
+		return &caseError{msg: fmt.Sprintf("%s.invitation: want accept or decline, got %q", key, e.Invitation)}
+	}
+	return nil
 }
 
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
@@ -226,83 +325,15 @@ func positioned(name string, err error) error {
 	return errors.New(strings.Join(lines, "\n"))
 }
 
-// Run runs cases on set, in order. Cooldown marks are kept in memory
-// across the cases, so a later case sees the marks of earlier ones; each
-// mark expires by the cases' own clock.
-func Run(set *rules.Set, file string, cases []Case) (*Report, error) {
-	m := &memMarker{marks: map[string]time.Time{}}
-	rep := &Report{}
-	for i, c := range cases {
-		rep.Results = append(rep.Results, runCase(set, m, file, i, c))
-	}
-	return rep, nil
-}
-
-func runCase(set *rules.Set, m *memMarker, file string, i int, c Case) Result {
-	res := Result{Case: c.Name, File: file, Line: c.Line}
-	now := time.Now()
-	if c.Now != "" {
-		now, _ = time.Parse(time.RFC3339, c.Now)
-	}
-	m.now = now
-	bot := c.Bot
-	if bot == "" {
-		bot = "sip:bot@example.com"
-	}
-	ev := c.Event.toEvent(bot, now, i)
-	in := &rules.Input{
-		Event: ev,
-		State: c.State,
-		Presence: func(uri string) (event.Presence, bool) {
-			for u, a := range c.Presence {
-				if strings.EqualFold(u, uri) {
-					return event.Presence{URI: u, Availability: a}, true
-				}
-			}
-			return event.Presence{}, false
-		},
-		Bot: rules.Bot{Account: bot},
-		Now: now,
-	}
-	matches, err := set.Eval(context.Background(), in, m)
-	if err != nil {
-		res.Failures = append(res.Failures, "evaluation error: "+err.Error())
-	}
-	res.Rules, res.Calls = []string{}, []string{}
-	for _, mt := range matches {
-		res.Rules = append(res.Rules, mt.Rule.Name)
-		for _, s := range mt.Rule.Do {
-			res.Calls = append(res.Calls, s.Plugin)
-		}
-	}
-	if w := c.Expect.Rules; w != nil && !slices.Equal(res.Rules, *w) {
-		res.Failures = append(res.Failures, fmt.Sprintf("rules: got %s, want %s", list(res.Rules), list(*w)))
-	}
-	if w := c.Expect.Calls; w != nil && !slices.Equal(res.Calls, *w) {
-		res.Failures = append(res.Failures, fmt.Sprintf("calls: got %s, want %s", list(res.Calls), list(*w)))
-	}
-	if w := c.Expect.Invitation; w != "" {
-		ok, err := set.AcceptInvitation(in)
-		got := "decline"
-		if ok {
-			got = "accept"
-		}
-		switch {
-		case err != nil:
-			res.Failures = append(res.Failures, "invitation: "+err.Error())
-		case got != w:
-			res.Failures = append(res.Failures, fmt.Sprintf("invitation: got %s, want %s", got, w))
-		}
-	}
-	return res
-}
-
 func list(xs []string) string { return "[" + strings.Join(xs, ", ") + "]" }
 
-func (e Event) toEvent(bot string, now time.Time, i int) *event.Event {
+func (e Event) toEvent(bot string, now time.Time, i, step int) *event.Event {
 	id := e.ID
 	if id == "" {
 		id = fmt.Sprintf("case-%d", i+1)
+		if step > 0 {
+			id = fmt.Sprintf("case-%d-%d", i+1, step+1)
+		}
 	}
 	conv := e.Conversation.ID
 	if conv == "" {

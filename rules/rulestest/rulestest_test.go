@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ucwabot/ucwabot/plugins"
+	_ "github.com/ucwabot/ucwabot/plugins/standard"
 	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/rules/rulestest"
 )
@@ -22,13 +24,17 @@ func write(t *testing.T, dir, name, content string) string {
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ name, src, want string }{
 		{"unknown key", "cases:\n  - name: a\n    event: {kind: typing}\n    expekt: {}\n", `c.yaml:4: unknown key "expekt"`},
-		{"no expectation", "cases:\n  - name: a\n    event: {kind: typing}\n", `c.yaml:2: case "a": expect: want rules, calls or invitation`},
+		{"no expectation", "cases:\n  - name: a\n    event: {kind: typing}\n", `c.yaml:2: case "a": expect: want rules, calls, invitation, replies, actions or state`},
 		{"bad kind", "cases:\n  - name: a\n    event: {kind: typed}\n", `c.yaml:2: case "a": event.kind: unknown event kind "typed"`},
 		{"no kind", "cases:\n  - name: a\n    event: {}\n", `c.yaml:2: case "a": event.kind: unknown event kind ""`},
 		{"bad now", "cases:\n  - name: x\n    event: {kind: typing}\n    expect: {rules: []}\n  - name: a\n    event: {kind: typing}\n    now: tomorrow\n", `c.yaml:5: case "a": now: want RFC 3339`},
 		{"bad invitation", "cases:\n  - name: a\n    event: {kind: invitation.received}\n    expect: {invitation: maybe}\n", `c.yaml:2: case "a": expect.invitation: want accept or decline, got "maybe"`},
 		{"no name", "cases:\n  - event: {kind: typing}\n", `c.yaml:2: case 1: name is required`},
 		{"no cases", "cases: []\n", `c.yaml: no cases`},
+		{"event and steps", "cases:\n  - name: a\n    event: {kind: typing}\n    steps:\n      - event: {kind: typing}\n        expect: {rules: []}\n", `c.yaml:2: case "a": give either event and expect, or steps`},
+		{"step without expect", "cases:\n  - name: a\n    steps:\n      - event: {kind: typing}\n        expect: {rules: []}\n      - event: {kind: typing}\n", `c.yaml:6: case "a": steps[1].expect: want rules, calls`},
+		{"step bad kind", "cases:\n  - name: a\n    steps:\n      - event: {kind: typed}\n        expect: {rules: []}\n", `c.yaml:4: case "a": steps[0]: event.kind: unknown event kind "typed"`},
+		{"duplicate key", "cases:\n  - name: a\n    event: {kind: typing}\n    expect: {rules: []}\n    expect: {calls: []}\n", `c.yaml:5: mapping key "expect" already defined at line 4`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -167,5 +173,119 @@ func TestRunTestdataDir(t *testing.T) {
 	}
 	if rep.Failed() != 0 || rep.Total() != 1 {
 		t.Errorf("report:\n%s", rep)
+	}
+}
+
+const conversationRules = `invitations:
+  accept: 'domain(participant.uri) == "contoso.com"'
+rules:
+  - name: greet
+    on: participant.joined
+    when: '!participant.local'
+    do:
+      - reply: {text: 'Hello {{default "there" .Participant.Name}}!'}
+  - name: topic
+    on: message.received
+    when: '(state.topic ?? "") == ""'
+    priority: 10
+    do:
+      - set: {templates: {topic: "{{.Message.Text}}"}, fields: {count: 1}}
+  - name: answer
+    on: message.received
+    when: '(state.topic ?? "") != ""'
+    do:
+      - reply: {text: "About {{.State.topic}}: we are on it.", typing: true}
+  - name: bye
+    on: message.received
+    when: 'message.text matches "(?i)thanks"'
+    priority: 20
+    stop: true
+    do:
+      - reply: {text: "You're welcome."}
+      - unset: {fields: [topic]}
+      - leave
+`
+
+// A case of several events runs the handlers of the rules that fire
+// against a recording responder, with the conversation's state carried
+// from one event to the next, and asserts the replies, the actions and
+// the state after each event.
+func TestRunConversation_asserts_replies_actions_and_state_across_events(t *testing.T) {
+	dir := t.TempDir()
+	rp := write(t, dir, "rules.yaml", conversationRules)
+	cp := write(t, dir, "conv.cases.yaml", `cases:
+  - name: a whole conversation
+    steps:
+      - event: {kind: invitation.received, participant: {uri: sip:alice@contoso.com}}
+        expect: {invitation: accept, replies: []}
+      - event: {kind: participant.joined, participant: {uri: sip:alice@contoso.com, name: Alice}}
+        expect: {replies: ["Hello Alice!"]}
+      - event: {kind: message.received, participant: {uri: sip:alice@contoso.com}, message: {text: my VPN is down}}
+        expect:
+          rules: [topic]
+          replies: []
+          state: {topic: my VPN is down, count: 1}
+      - event: {kind: message.received, message: {text: "still down?"}}
+        expect:
+          actions: ["typing", "say: About my VPN is down: we are on it."]
+          state: {topic: my VPN is down}
+      - event: {kind: message.received, message: {text: thanks}}
+        expect:
+          actions: ["say: You're welcome.", "leave"]
+          state: {topic: null, count: 1}
+`)
+	rep, err := rulestest.RunFile(rules.Options{Build: plugins.Default.Build}, []string{rp}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total() != 1 || rep.Failed() != 0 {
+		t.Fatalf("report:\n%s", rep)
+	}
+}
+
+// A reply, action or state that differs fails the case, naming the step
+// and showing both texts.
+func TestRunConversation_failures_name_the_step_and_the_difference(t *testing.T) {
+	dir := t.TempDir()
+	rp := write(t, dir, "rules.yaml", conversationRules)
+	cp := write(t, dir, "conv.cases.yaml", `cases:
+  - name: wrong expectations
+    state: {topic: printers}
+    steps:
+      - event: {kind: participant.joined, participant: {uri: sip:alice@contoso.com, name: Alice}}
+        expect: {replies: ["Hello, Alice!"]}
+      - event: {kind: message.received, message: {text: thanks}}
+        expect:
+          actions: ["say: You're welcome."]
+          state: {topic: printers, extra: 3}
+  - name: declined by policy
+    event: {kind: invitation.received, participant: {uri: sip:eve@evil.example}}
+    expect: {invitation: accept, replies: []}
+`)
+	rep, err := rulestest.RunFile(rules.Options{Build: plugins.Default.Build}, []string{rp}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := rep.String()
+	for _, want := range []string{
+		"FAIL wrong expectations (" + cp + ":2)\n",
+		"     step 1 (participant.joined, line 5): replies[0]:\n       got:  \"Hello Alice!\"\n       want: \"Hello, Alice!\"\n",
+		"     step 2 (message.received, line 7): actions: got 2 actions, want 1:\n       got:  [\"say: You're welcome.\", \"leave\"]\n       want: [\"say: You're welcome.\"]\n",
+		"     step 2 (message.received, line 7): state.extra: unset, want 3\n",
+		"     step 2 (message.received, line 7): state.topic: unset, want \"printers\"\n",
+		"FAIL declined by policy (" + cp + ":11)\n     invitation: got decline, want accept\n",
+		"2 cases, 0 passed, 2 failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// Without the plugins there are no handlers to run.
+	rep, err = rulestest.RunFile(rules.Options{}, []string{rp}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := rep.String(); !strings.Contains(out, `rule "greet" do[0] reply: no handler was built`) {
+		t.Errorf("report without plugins:\n%s", out)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	_ "github.com/ucwabot/ucwabot/examples/customplugin/shout"
 	"github.com/ucwabot/ucwabot/handlers"
