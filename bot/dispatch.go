@@ -371,16 +371,17 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 
 // defaultInvitation accepts or declines an invitation no handler decided:
 // declined while shutting down, else as the rules' invitation policy says
-// (default: accept).
+// (default: accept); a policy that fails declines.
 func (a *account) defaultInvitation(ctx context.Context, log logrus.FieldLogger, set *rules.Set, in *rules.Input, ev *event.Event, links convLinks, d *decision, rp replay) error {
 	accept := !a.e.isDraining()
 	if accept && set != nil {
 		ok, err := set.AcceptInvitation(in)
 		if err != nil {
-			log.WithError(err).Warn("invitation policy; accepting")
-		} else {
-			accept = ok
+			// Fail closed: a policy that cannot be evaluated takes no one in.
+			a.e.met.ruleErrors.WithLabelValues(a.addr, "invitation_policy").Inc()
+			log.WithError(err).Warn("invitation policy failed; declining")
 		}
+		accept = ok && err == nil
 	}
 	r := a.responder(ev, links, 0, d, rp)
 	if accept {
