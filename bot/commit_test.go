@@ -197,3 +197,35 @@ rules:
 		t.Fatalf("state of the open conversation = %v, %v; want count 1", f, err)
 	}
 }
+
+// Issue 14: an invitation policy that fails at event time declined
+// nothing: the bot accepted. It declines now, and counts it.
+func TestEngine_an_invitation_policy_that_fails_declines(t *testing.T) {
+	sim := newSim(t, 1)
+	set := loadRules(t, `
+invitations:
+  accept: 'state.profile.domain == "contoso.com"'
+rules:
+  - name: echo
+    on: [message.received]
+    do:
+      - echo: {prefix: "echo: "}
+`)
+	start(t, testConfig(sim), tempBolt(t), set)
+	if _, err := sim.Invite(aliceURI, botURI, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the invitation declined", func() bool {
+		for _, req := range sim.Requests() {
+			if req.Rel == "decline" && req.Method == "POST" && req.Status/100 == 2 {
+				return true
+			}
+		}
+		return false
+	})
+	for _, req := range sim.Requests() {
+		if req.Rel == "accept" {
+			t.Fatalf("the bot accepted an invitation its failing policy could not judge: %+v", req)
+		}
+	}
+}
