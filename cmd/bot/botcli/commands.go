@@ -56,6 +56,7 @@ func commands() []*command {
 		decodeCommand(),
 		versionCommand(),
 		simCommand(),
+		chaosCommand(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
 	return list
