@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/simctl"
+	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
 )
 
 // Options are the flags of `bot chaos`.
@@ -85,22 +86,23 @@ func personURI(name string) string { return "sip:" + name + "@example.com" }
 
 // run is one chaos run's state.
 type run struct {
-	o         Options
-	dir       string
-	logDir    string
-	rep       *Report
-	mu        sync.Mutex
-	procs     []*proc
-	sim       *proc
-	redis     *proc
-	redisAddr string
-	discovery string
-	redisURL  string
-	prefix    string
-	ctl       *simctl.Client
-	inst      []*instance
-	convs     []*conv
-	outage    time.Time // when the current Redis outage began; zero: none
+	o           Options
+	dir         string
+	logDir      string
+	rep         *Report
+	mu          sync.Mutex
+	procs       []*proc
+	sim         *proc
+	redis       *proc
+	redisAddr   string
+	discovery   string
+	transcripts map[string][]ucwasim.Message // as last checked
+	redisURL    string
+	prefix      string
+	ctl         *simctl.Client
+	inst        []*instance
+	convs       []*conv
+	outage      time.Time // when the current Redis outage began; zero: none
 }
 
 type instance struct {

@@ -29,24 +29,30 @@ type Finding struct {
 
 // Checked is what the invariant checker found in the transcripts.
 type Checked struct {
-	Conversations int       `json:"conversations"`
-	Delivered     int       `json:"delivered"`   // user messages in the transcripts
-	Undelivered   int       `json:"undelivered"` // of them, marked undelivered by the simulator
-	Replies       int       `json:"replies"`
-	Lost          int       `json:"lost"`       // user messages without a reply
-	Duplicated    int       `json:"duplicated"` // replies beyond the first to one message
-	Wrong         int       `json:"wrong"`      // replies with a wrong counter or out of order
-	Findings      []Finding `json:"findings,omitempty"`
+	Conversations int `json:"conversations"`
+	Delivered     int `json:"delivered"`   // user messages in the transcripts
+	Undelivered   int `json:"undelivered"` // of them, marked undelivered by the simulator
+	Replies       int `json:"replies"`
+	Lost          int `json:"lost"` // delivered user messages without a reply
+	// UndeliveredUnanswered are messages without a reply that the simulator
+	// marked undelivered (their sender was told): not lost by the bot, but
+	// time the account was not served.
+	UndeliveredUnanswered int       `json:"undelivered_unanswered"`
+	Duplicated            int       `json:"duplicated"` // replies beyond the first to one message
+	Wrong                 int       `json:"wrong"`      // replies with a wrong counter or out of order
+	Findings              []Finding `json:"findings,omitempty"`
 }
 
 // Check applies the invariants to the transcripts, keyed by the
 // conversation's label (c<i>). A message of bot is a reply; every other
 // author is a person.
 //
-//   - every delivered user message has a reply (else: lost);
+//   - every delivered user message has a reply (else: lost; a message the
+//     simulator marked undelivered is counted apart);
 //   - no user message has two replies (else: duplicated);
-//   - the k-th message's reply says n=k and comes after the message and
-//     after the reply to message k-1 (else: wrong).
+//   - the replies count 1, 2, 3, ... in the order they were sent, each
+//     after its message and after the reply to an earlier message (else:
+//     wrong: the state was applied twice, skipped or out of order).
 func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 	var r Checked
 	labels := make([]string, 0, len(transcripts))
@@ -62,8 +68,10 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 			}
 		}
 		said := map[int]bool{}
+		undelivered := map[int]bool{}
+		at := map[int]string{}
 		replies := map[int]int{}
-		lastReplied := 0
+		lastReplied, counted := 0, 0
 		for _, m := range transcripts[label] {
 			if m.From != bot {
 				sm := userRE.FindStringSubmatch(m.Text)
@@ -72,9 +80,11 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 				}
 				k, _ := strconv.Atoi(sm[2])
 				said[k] = true
+				at[k] = m.Time.UTC().Format("15:04:05.000")
 				r.Delivered++
 				if m.Undelivered {
 					r.Undelivered++
+					undelivered[k] = true
 				}
 				continue
 			}
@@ -95,13 +105,14 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 				add(k, "reply %q sent %d times", m.Text, replies[k])
 				continue
 			}
+			counted++
 			switch {
 			case !said[k]:
 				r.Wrong++
 				add(k, "reply %q before its message", m.Text)
-			case sm[3] != strconv.Itoa(k):
+			case sm[3] != strconv.Itoa(counted):
 				r.Wrong++
-				add(k, "reply %q: the counter should be n=%d", m.Text, k)
+				add(k, "reply %q: reply number %d should say n=%d", m.Text, counted, counted)
 			case k < lastReplied:
 				r.Wrong++
 				add(k, "reply %q after the reply to m%d: out of order", m.Text, lastReplied)
@@ -116,10 +127,15 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 		}
 		sort.Ints(ks)
 		for _, k := range ks {
-			if replies[k] == 0 {
-				r.Lost++
-				add(k, "message %q has no reply", userText(mustAtoi(label[1:]), k))
+			if replies[k] > 0 {
+				continue
 			}
+			if undelivered[k] {
+				r.UndeliveredUnanswered++
+				continue
+			}
+			r.Lost++
+			add(k, "message %q said at %s has no reply", userText(mustAtoi(label[1:]), k), at[k])
 		}
 	}
 	return r

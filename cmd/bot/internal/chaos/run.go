@@ -3,6 +3,7 @@ package chaos
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
@@ -213,6 +214,7 @@ func (r *run) collect(ctx context.Context) (Checked, error) {
 		}
 		ts[c.label] = t
 	}
+	r.transcripts = ts
 	return Check(ts, botURI), nil
 }
 
@@ -475,6 +477,17 @@ func (r *run) watchReadiness(ctx context.Context) {
 // finish stops the children, reads their logs and decides the verdict.
 func (r *run) finish() {
 	r.rep.Goroutines[1], r.rep.RSSBytes[1] = r.sampleGrowth()
+	if r.o.LogDir != "" {
+		// What the checker saw and what the simulator served, beside the logs.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		reqs, _ := r.ctl.Requests(ctx, 0)
+		cancel()
+		for name, v := range map[string]any{"transcripts.json": r.transcripts, "requests.json": reqs} {
+			if b, err := json.MarshalIndent(v, "", " "); err == nil {
+				_ = os.WriteFile(filepath.Join(r.o.LogDir, name), b, 0o644)
+			}
+		}
+	}
 	r.stopInstances()
 	r.mu.Lock()
 	procs := append([]*proc(nil), r.procs...)
@@ -517,6 +530,7 @@ func (rep *Report) Print(w interface{ Write([]byte) (int, error) }) {
 	p("%-40s %d (%d marked undelivered by the simulator)", "messages delivered", c.Delivered, c.Undelivered)
 	p("%-40s %d", "replies", c.Replies)
 	p("%-40s %d", "lost (delivered, no reply)", c.Lost)
+	p("%-40s %d", "undelivered (sender told), no reply", c.UndeliveredUnanswered)
 	p("%-40s %d", "duplicated (reply sent twice)", c.Duplicated)
 	p("%-40s %d", "state wrong or out of order", c.Wrong)
 	p("%-40s %d", "crashes", len(rep.Crashes))
