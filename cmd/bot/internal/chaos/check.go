@@ -52,7 +52,8 @@ type Checked struct {
 //   - no user message has two replies (else: duplicated);
 //   - the replies count 1, 2, 3, ... in the order they were sent, each
 //     after its message and after the reply to an earlier message (else:
-//     wrong: the state was applied twice, skipped or out of order).
+//     wrong, once per break in the count: the state was applied twice,
+//     without its reply, or out of order).
 func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 	var r Checked
 	labels := make([]string, 0, len(transcripts))
@@ -71,7 +72,7 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 		undelivered := map[int]bool{}
 		at := map[int]string{}
 		replies := map[int]int{}
-		lastReplied, counted := 0, 0
+		lastReplied, expect := 0, 1
 		for _, m := range transcripts[label] {
 			if m.From != bot {
 				sm := userRE.FindStringSubmatch(m.Text)
@@ -105,14 +106,16 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 				add(k, "reply %q sent %d times", m.Text, replies[k])
 				continue
 			}
-			counted++
+			n, nerr := strconv.Atoi(sm[3])
 			switch {
 			case !said[k]:
 				r.Wrong++
 				add(k, "reply %q before its message", m.Text)
-			case sm[3] != strconv.Itoa(counted):
+			case nerr != nil || n != expect:
+				// One wrong per break in the count: the next reply is
+				// checked against this one's counter.
 				r.Wrong++
-				add(k, "reply %q: reply number %d should say n=%d", m.Text, counted, counted)
+				add(k, "reply %q: the counter should be n=%d after the replies before it", m.Text, expect)
 			case k < lastReplied:
 				r.Wrong++
 				add(k, "reply %q after the reply to m%d: out of order", m.Text, lastReplied)
@@ -120,6 +123,7 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 			if k > lastReplied {
 				lastReplied = k
 			}
+			expect = max(expect, n) + 1
 		}
 		ks := make([]int, 0, len(said))
 		for k := range said {

@@ -38,12 +38,12 @@ func TestCheck_finds_a_lost_reply_a_duplicate_and_an_out_of_order_counter(t *tes
 		// m2 answered before m1, the counter follows the answers.
 		"c3": msgs(alice, "c3 m1", alice, "c3 m2", botURI, "[c3 m2] n=1", botURI, "[c3 m1] n=2"),
 		// the state applied twice: the counter skips 2.
-		"c4": msgs(alice, "c4 m1", botURI, "[c4 m1] n=1", alice, "c4 m2", botURI, "[c4 m2] n=3"),
+		"c4": msgs(alice, "c4 m1", botURI, "[c4 m1] n=1", alice, "c4 m2", botURI, "[c4 m2] n=3", alice, "c4 m3", botURI, "[c4 m3] n=4"),
 	}, botURI)
 	if got.Lost != 1 || got.Duplicated != 1 || got.Wrong != 2 {
 		t.Fatalf("lost %d, duplicated %d, wrong %d; want 1, 1, 2; findings %+v", got.Lost, got.Duplicated, got.Wrong, got.Findings)
 	}
-	want := map[string]string{"c1": "has no reply", "c2": "sent 2 times", "c3": "out of order", "c4": "should say n=2"}
+	want := map[string]string{"c1": "has no reply", "c2": "sent 2 times", "c3": "out of order", "c4": "should be n=2"}
 	for _, f := range got.Findings {
 		if w, ok := want[f.Conversation]; ok && strings.Contains(f.What, w) {
 			delete(want, f.Conversation)
