@@ -348,7 +348,7 @@ func (r *run) setup(ctx context.Context) error {
 	// Wait until one instance holds the account and is ready.
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if r.holder() != nil {
+		if r.holder() != nil && r.allAnswer() {
 			r.rep.Goroutines[0], r.rep.RSSBytes[0] = r.sampleGrowth()
 			r.logf("seed %d: sim pid %d, %d instances, redis %s, prefix %s", r.o.Seed, r.sim.pid(), len(r.inst), r.redisAddr, r.prefix)
 			return nil

@@ -118,6 +118,16 @@ func (r *run) holder() *instance {
 	return nil
 }
 
+// allAnswer tells whether every instance serves /metrics.
+func (r *run) allAnswer() bool {
+	for _, in := range r.inst {
+		if _, err := metrics(in.port); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *run) sampleGrowth() (goroutines, rss float64) {
 	for _, in := range r.inst {
 		if !r.procOf(in).alive() {
