@@ -58,6 +58,7 @@ func commands() []*command {
 		simCommand(),
 		configCheckCommand(),
 		benchCommand(),
+		chaosCommand(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
 	return list
