@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"time"
 
@@ -214,9 +215,19 @@ type replay struct {
 const maxEventAttempts = 5
 
 // retryEvent reports whether a handler error is one the engine recovers
-// from by itself, so that running the event again later can succeed.
+// from by itself, so that running the event again later can succeed: the
+// application is gone (404 ApplicationNotFound, 410), or the resource the
+// handler used is (404: a conversation dropped by a resume), which a new
+// run reads again or replaces by a new IM (responder.reIM).
 func retryEvent(err error) bool {
-	return err != nil && errors.Is(err, ucwa.ErrApplicationGone)
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ucwa.ErrApplicationGone) {
+		return true
+	}
+	s := statusOf(err)
+	return s == http.StatusNotFound || s == http.StatusGone
 }
 
 // handle runs one inbox entry through the rules and handlers and returns

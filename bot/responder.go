@@ -243,7 +243,8 @@ func (r *responder) send(ctx context.Context, contentType, text string) error {
 // anew (replay.since is set), and the conversation, which belonged to the
 // old application, is gone.
 func (r *responder) reIM(err error) bool {
-	return err != nil && !r.replay.since.IsZero() && statusOf(err) == http.StatusNotFound && r.person() != ""
+	s := statusOf(err)
+	return err != nil && !r.replay.since.IsZero() && (s == http.StatusNotFound || s == http.StatusGone) && r.person() != ""
 }
 
 // person is who the event's reply is for: the participant who acted,

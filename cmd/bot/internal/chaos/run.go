@@ -34,6 +34,7 @@ func (r *run) startInstance(in *instance, discovery string) error {
 	body := fmt.Sprintf(`accounts:
   - address: %s
     discovery_url: %s
+    insecure_http: true
     password_env: CHAOS_BOT_PASSWORD
 rules: [rules]
 store:
