@@ -42,7 +42,7 @@ func BenchmarkEngine_path(b *testing.B) {
 var benchWorkers = 32
 
 func init() {
-	if v := os.Getenv("UCWABOT_BENCH_WORKERS"); v != "" {
+	if v := os.Getenv("BENCH_WORKERS"); v != "" {
 		benchWorkers, _ = strconv.Atoi(v)
 	}
 }
