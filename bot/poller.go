@@ -391,7 +391,6 @@ func (a *account) notePoll(sent time.Time, stored bool) {
 		a.lastPGet = sent
 	}
 	if stored {
-		a.polled++
 		a.storedPGet = a.lastPGet
 	}
 	close(a.pollNote)
@@ -406,43 +405,33 @@ func (a *account) notePoll(sent time.Time, stored bool) {
 // server answers at once when it has events, so it had none). It gives
 // up after limit or when ctx ends; the reason is returned either way.
 func (a *account) waitPolled(ctx context.Context, quiet, limit time.Duration) (bool, string) {
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	for {
-		a.mu.Lock()
-		polled, sent, note := a.polled, a.pgetSent, a.pollNote
-		a.mu.Unlock()
-		if polled > 0 {
-			return true, "a batch polled since the lease was acquired is stored"
-		}
-		idle := time.NewTimer(limit)
-		if !sent.IsZero() {
-			d := quiet - time.Since(sent)
-			if d <= 0 {
-				idle.Stop()
-				return true, "the event channel had no events for this instance"
-			}
-			idle.Reset(d)
-		}
-		select {
-		case <-note:
-		case <-idle.C:
-		case <-deadline.C:
-			idle.Stop()
-			return false, "no answer from the event channel since the lease was acquired"
-		case <-ctx.Done():
-			idle.Stop()
-			return false, ctx.Err().Error()
-		}
-		idle.Stop()
+	a.mu.Lock()
+	since := a.tenureStart
+	a.mu.Unlock()
+	switch ok, why := a.waitPolledSince(ctx, since, quiet, limit); {
+	case ok && why == whyStored:
+		return true, "a batch polled since the lease was acquired is stored"
+	case ok:
+		return true, "the event channel had no events for this instance"
+	case ctx.Err() != nil:
+		return false, ctx.Err().Error()
+	default:
+		return false, "no answer from the event channel since the lease was acquired"
 	}
 }
 
+// What waitPolledSince saw.
+const (
+	whyStored = "stored"
+	whyQuiet  = "quiet"
+)
+
 // waitPolledSince waits until the event channel has told what the server
 // received up to since: a batch whose P-GET was sent after since is
-// stored, or such a P-GET has been outstanding for quiet (the server had
-// nothing). It gives up after limit or when ctx ends.
-func (a *account) waitPolledSince(ctx context.Context, since time.Time, quiet, limit time.Duration) bool {
+// stored (whyStored), or such a P-GET has been outstanding for quiet, the
+// server having nothing (whyQuiet). It gives up after limit or when ctx
+// ends.
+func (a *account) waitPolledSince(ctx context.Context, since time.Time, quiet, limit time.Duration) (bool, string) {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	for {
@@ -450,14 +439,14 @@ func (a *account) waitPolledSince(ctx context.Context, since time.Time, quiet, l
 		stored, sent, note := a.storedPGet, a.pgetSent, a.pollNote
 		a.mu.Unlock()
 		if stored.After(since) {
-			return true
+			return true, whyStored
 		}
 		idle := time.NewTimer(limit)
 		if sent.After(since) {
 			d := quiet - time.Since(sent)
 			if d <= 0 {
 				idle.Stop()
-				return true
+				return true, whyQuiet
 			}
 			idle.Reset(d)
 		}
@@ -466,10 +455,10 @@ func (a *account) waitPolledSince(ctx context.Context, since time.Time, quiet, l
 		case <-idle.C:
 		case <-deadline.C:
 			idle.Stop()
-			return false
+			return false, ""
 		case <-ctx.Done():
 			idle.Stop()
-			return false
+			return false, ""
 		}
 		idle.Stop()
 	}

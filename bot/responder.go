@@ -146,7 +146,7 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 		var why string
 		if since := r.replay.since; since.IsZero() {
 			ok, why = r.a.waitPolled(ctx, r.a.e.replayQuiet(), limit)
-		} else if ok = r.a.waitPolledSince(ctx, since, r.a.e.replayQuiet(), limit); ok {
+		} else if ok, _ = r.a.waitPolledSince(ctx, since, r.a.e.replayQuiet(), limit); ok {
 			why = "the event channel reported what the server received since the failed run"
 		} else {
 			why = "no answer from the event channel since the failed run"
@@ -309,7 +309,7 @@ func (r *responder) settled(ctx context.Context, op string, post func() error) f
 			limit = min(limit, time.Until(d)/2)
 		}
 		log := r.a.log.WithError(err).WithField("operation", op)
-		if !r.a.waitPolledSince(ctx, sent, r.a.e.replayQuiet(), limit) {
+		if ok, _ := r.a.waitPolledSince(ctx, sent, r.a.e.replayQuiet(), limit); !ok {
 			log.Warn("answer lost and the event channel did not tell whether the server has the operation; sending it again, a duplicate is possible")
 			return err
 		}

@@ -90,13 +90,13 @@ type account struct {
 	// poller set in between would be given back too.
 	sentMu sync.Mutex
 
-	// What this lease tenure's poller did, for replayed sends (see
-	// responder.once): batches stored since the lease was acquired, when
-	// the outstanding P-GET was sent (zero when none), and a channel
-	// closed and replaced at every change.
-	polled   int
-	pgetSent time.Time
-	pollNote chan struct{}
+	// What the poller did, for replayed sends (see responder.once and
+	// waitPolledSince): when this lease tenure began, when the outstanding
+	// P-GET was sent (zero when none), and a channel closed and replaced
+	// at every change.
+	tenureStart time.Time
+	pgetSent    time.Time
+	pollNote    chan struct{}
 	// lastPGet is when the latest P-GET was sent; storedPGet when the one
 	// whose batch was stored last was (see waitPolledSince).
 	lastPGet, storedPGet time.Time
@@ -251,7 +251,7 @@ func (a *account) drive(ctx context.Context, l store.Lease, sent time.Time) erro
 	}
 	a.mu.Lock()
 	a.lease, a.owner, a.leaseUntil, a.tenure, a.seenHolder = l, true, sent.Add(a.e.cfg.LeaseTTL), tenure, ""
-	a.polled, a.pgetSent, a.lastPoll = 0, time.Time{}, time.Time{}
+	a.tenureStart, a.pgetSent, a.lastPoll = time.Now(), time.Time{}, time.Time{}
 	a.stopDrive = lost
 	a.mu.Unlock()
 	defer func() {
