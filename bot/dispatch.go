@@ -169,7 +169,7 @@ func (e *Engine) work(ctx context.Context) {
 			// what the server does not have; nothing is completed meanwhile,
 			// so the conversation's later events wait.
 			failed := time.Now()
-			d := b.NextBackOff()
+			d := min(b.NextBackOff(), maxEventRetryWait)
 			a.log.WithError(herr).WithFields(logrus.Fields{"event": ev.ID, "attempt": attempt, "wait": d.String()}).
 				Warn("handler failed for a recoverable reason; running the event again after the recovery")
 			a.e.met.reconnects.WithLabelValues(a.addr, "event_retry").Inc()
@@ -214,13 +214,16 @@ type replay struct {
 // for a recoverable reason.
 const maxEventAttempts = 5
 
-// retryEvent reports whether a handler error is one the engine recovers
-// from by itself, so that running the event again later can succeed: the
-// application is gone (404 ApplicationNotFound, 410), or the resource the
-// handler used is (404: a conversation dropped by a resume), which a new
-// run reads again or replaces by a new IM (responder.reIM).
+// retryEvent reports whether a handler error is a reply that failed for a
+// reason the engine recovers from by itself, so that running the event
+// again later can succeed: the application is gone (404
+// ApplicationNotFound, 410), or the conversation is (404: dropped by a
+// resume), which a new run reads again or replaces by a new IM
+// (responder.reIM). Other operations (accept, addParticipant) are not
+// run again: the server would refuse them the same way.
 func retryEvent(err error) bool {
-	if err == nil {
+	var se *sendError
+	if !errors.As(err, &se) {
 		return false
 	}
 	if errors.Is(err, ucwa.ErrApplicationGone) {
@@ -229,6 +232,10 @@ func retryEvent(err error) bool {
 	s := statusOf(err)
 	return s == http.StatusNotFound || s == http.StatusGone
 }
+
+// maxEventRetryWait bounds each wait before an event runs again: the
+// worker waits with it.
+const maxEventRetryWait = 2 * time.Second
 
 // handle runs one inbox entry through the rules and handlers and returns
 // its completion: the entry leaves the inbox, its event is marked done and

@@ -214,7 +214,21 @@ func (r *responder) linksFor(ctx context.Context) (convLinks, error) {
 	return l, err
 }
 
+// sendError is a reply that did not reach the person, with why; the
+// engine may run the event again for it (retryEvent).
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
 func (r *responder) send(ctx context.Context, contentType, text string) error {
+	if err := r.sendOnce(ctx, contentType, text); err != nil {
+		return &sendError{err}
+	}
+	return nil
+}
+
+func (r *responder) sendOnce(ctx context.Context, contentType, text string) error {
 	l, err := r.linksFor(ctx)
 	if err == nil && l.SendMessage == "" {
 		return fmt.Errorf("%w: sendMessage in %s", ErrNoLink, r.conv())
