@@ -79,10 +79,12 @@
 // UCWA application is resumed; otherwise (a new application, an event
 // channel that does not answer within min(2×PollTimeout, 30s)) a reply in
 // the crash window is sent at least once and a warning says a duplicate is
-// possible. Accept, decline and addParticipant, which the server does not
-// report with an operationId, take a "sending" mark before they go out and
-// are never repeated by a replay (at most once). Marks and done marks live
-// for DoneTTL, the replay window (1h).
+// possible. Accept and decline go out again on a replay: the server takes
+// one answer per invitation, and a replay it refuses (409, 404) takes the
+// invitation as answered. addParticipant, which the server does not report
+// with an operationId, takes a "sending" mark before it goes out and is
+// never repeated by a replay (at most once). Marks and done marks live for
+// DoneTTL, the replay window (1h).
 //
 // # Several instances
 //

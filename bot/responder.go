@@ -111,11 +111,10 @@ func (e *Engine) replayLimit() time.Duration { return min(30*time.Second, 2*e.cf
 // within replayLimit the replay sends anyway and warns that a duplicate is
 // possible (at least once).
 //
-// When confirmed is false (the server reports no operationId: accept,
-// decline, addParticipant), the first run takes the "sending" mark before
-// it sends and gives it back when sending fails; a replay that finds it
-// taken never repeats the operation (at most once, as the server would
-// refuse a second answer to an invitation anyway).
+// When confirmed is false (the server reports no operationId:
+// addParticipant), the first run takes the "sending" mark before it sends
+// and gives it back when sending fails; a replay that finds it taken never
+// repeats the operation (at most once).
 func (r *responder) once(ctx context.Context, op string, confirmed bool, send func() error) error {
 	st, addr, ttl := r.a.e.store, r.a.addr, r.a.e.cfg.DoneTTL
 	log := r.a.log.WithField("operation", op)
@@ -396,9 +395,25 @@ func (r *responder) Accept(ctx context.Context) error {
 		return fmt.Errorf("%w: accept in %s", ErrNoLink, r.conv())
 	}
 	r.decided.set()
-	return r.once(ctx, "accept-"+r.ev.ID, false, func() error {
+	return r.answer(ctx, "accept", func() error {
 		return r.a.call(ctx, "accept", func() error { return r.a.client.Accept(ctx, href) })
 	})
+}
+
+// answer sends an invitation's answer. The server takes one answer per
+// invitation and refuses another (409: not pending; 404: gone), so the
+// answer needs no mark of its own: a replay that is refused takes the
+// invitation as answered, by an earlier run or withdrawn by the inviter.
+// (A mark taken before the request could outlive a request that never
+// left — a lease lost, a store that stopped answering before the mark was
+// given back — and the replay would then never answer at all.)
+func (r *responder) answer(ctx context.Context, what string, send func() error) error {
+	err := send()
+	if s := statusOf(err); err != nil && r.replay.redelivered && (s == http.StatusConflict || s == http.StatusNotFound) {
+		r.a.log.WithError(err).WithField("event", r.ev.ID).Info(what + ": the invitation was answered already or withdrawn")
+		return nil
+	}
+	return err
 }
 
 // Decline declines the pending invitation of an invitation.received event.
@@ -408,7 +423,7 @@ func (r *responder) Decline(ctx context.Context) error {
 		return fmt.Errorf("%w: decline in %s", ErrNoLink, r.conv())
 	}
 	r.decided.set()
-	return r.once(ctx, "decline-"+r.ev.ID, false, func() error {
+	return r.answer(ctx, "decline", func() error {
 		return r.a.call(ctx, "decline", func() error { return r.a.client.Decline(ctx, href, "Local") })
 	})
 }
