@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/ucwabot/ucwabot/internal/spelling"
 )
 
 // Stdio is a command's standard streams.
@@ -235,7 +237,7 @@ func unknownCommand(args []string, stdio Stdio) int {
 	}
 	best, bestDist := "", 3
 	for _, n := range names {
-		if d := editDistance(typed, n); d < bestDist {
+		if d := spelling.Distance(typed, n); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
@@ -250,27 +252,6 @@ func unknownCommand(args []string, stdio Stdio) int {
 
 func isHelp(arg string) bool {
 	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func hasFlags(fs *flag.FlagSet) bool {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ucwabot/ucwabot/internal/spelling"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -196,7 +197,7 @@ func suggest(t reflect.Type, key string) string {
 		if _, refusedKey := f.Tag.Lookup("refuse"); refusedKey {
 			continue
 		}
-		if d := editDistance(key, name); d < bestDist {
+		if d := spelling.Distance(key, name); d < bestDist {
 			best, bestDist = name, d
 		}
 	}
@@ -204,26 +205,6 @@ func suggest(t reflect.Type, key string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func describe(n *yaml.Node) string {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/ucwabot/ucwabot/internal/spelling"
 )
 
 // EnvPrefix starts the name of every environment variable that overrides
@@ -123,7 +125,7 @@ func (c *Config) CheckEnviron(environ []string) error {
 		seen[name] = true
 		best, bestDist := "", len(name)
 		for _, k := range names {
-			if d := editDistance(name, k); d < bestDist {
+			if d := spelling.Distance(name, k); d < bestDist {
 				best, bestDist = k, d
 			}
 		}
