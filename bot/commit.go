@@ -189,13 +189,6 @@ func (c *stateCache) reset() {
 	c.mu.Unlock()
 }
 
-// len is the number of cached conversations.
-func (c *stateCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.convs)
-}
-
 // sweepLocked drops conversations idle for longer than c.idle, at most
 // once per idle/4.
 func (c *stateCache) sweepLocked(now time.Time) {

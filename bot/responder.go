@@ -136,11 +136,7 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 		return nil
 	}
 	if r.replay.redelivered {
-		limit := r.a.e.replayLimit()
-		if d, has := ctx.Deadline(); has {
-			// Leave the handler time to send after the wait.
-			limit = min(limit, time.Until(d)/2)
-		}
+		limit := r.waitLimit(ctx)
 		var ok bool
 		var why string
 		if since := r.replay.since; since.IsZero() {
@@ -170,6 +166,17 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 		}
 	}
 	return send()
+}
+
+// waitLimit bounds a wait for the event channel's report before an
+// operation is sent: replayLimit, and half of what is left of the
+// handler's time, so that it can still send after the wait.
+func (r *responder) waitLimit(ctx context.Context) time.Duration {
+	limit := r.a.e.replayLimit()
+	if d, has := ctx.Deadline(); has {
+		limit = min(limit, time.Until(d)/2)
+	}
+	return limit
 }
 
 // probeSent reports whether no "sent" mark exists for op. The store has
@@ -317,10 +324,7 @@ func (r *responder) settled(ctx context.Context, op string, post func() error) f
 		if !mayHaveArrived(err) {
 			return err
 		}
-		limit := r.a.e.replayLimit()
-		if d, has := ctx.Deadline(); has {
-			limit = min(limit, time.Until(d)/2)
-		}
+		limit := r.waitLimit(ctx)
 		log := r.a.log.WithError(err).WithField("operation", op)
 		if ok, _ := r.a.waitPolledSince(ctx, sent, r.a.e.replayQuiet(), limit); !ok {
 			log.Warn("answer lost and the event channel did not tell whether the server has the operation; sending it again, a duplicate is possible")
