@@ -191,6 +191,9 @@ func (s *Server) dropTransientLocked(a *application) {
 		if q.conv != nil && q.msg >= 0 {
 			q.conv.transcript[q.msg].Undelivered = true
 		}
+		if q.conv != nil && q.preview >= 0 {
+			q.conv.transcript[q.preview].Undelivered = true
+		}
 	}
 	a.events.pending = nil
 	s.cancelLocked(a.stale)

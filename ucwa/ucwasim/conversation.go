@@ -91,15 +91,19 @@ func (s *Server) Invite(from, to, firstMessage string) (*Conversation, error) {
 	c := s.newConversationLocked(a, fu, "Incoming")
 	c.state, c.invState, c.first = "Incoming", "Connecting", firstMessage
 	c.members = []*member{{u: fu}}
+	preview := -1
 	if firstMessage != "" {
-		c.addMessageLocked(Message{From: fu.uri, Text: firstMessage, ContentType: "text/plain"})
+		_, preview = c.addMessageLocked(Message{From: fu.uri, Text: firstMessage, ContentType: "text/plain"})
 	}
 	comm, cp := c.commPath(), c.path()
-	a.events.emit("communication", comm, event{
+	// The invitation carries the first message: should the invitation be dropped before
+	// any P-GET fetched it (a resume, the application gone), the sender is told it was not
+	// delivered.
+	a.events.emitQueued(&queued{sender: "communication", senderHref: comm, conv: c, msg: -1, preview: preview, ev: event{
 		"link":      lk2("messagingInvitation", c.invPath()),
 		"_embedded": map[string]any{"messagingInvitation": c.invitationResource(true)},
 		"type":      "started",
-	})
+	}})
 	a.events.emit("communication", comm, event{
 		"link":      lk2("conversation", cp),
 		"_embedded": map[string]any{"conversation": c.conversationResource()},
@@ -154,7 +158,7 @@ func (c *Conversation) emitIncomingLocked(idx int) {
 	n, now := idx+1, c.s.clock.now()
 	c.s.armStaleLocked(c.app, now)
 	c.app.events.emitQueued(&queued{
-		sender: "conversation", senderHref: c.path(), conv: c, msg: idx, at: now,
+		sender: "conversation", senderHref: c.path(), conv: c, msg: idx, preview: -1, at: now,
 		ev: event{
 			"link":      lk2("message", c.msgPath()+"/messages/"+itoa(int64(n))),
 			"status":    "Success",

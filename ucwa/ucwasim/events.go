@@ -16,6 +16,9 @@ type queued struct {
 	at                 time.Time     // simulated time it was queued
 	conv               *Conversation // set for incoming messages (the 30 s delivery rule)
 	msg                int           // index of the message in conv's transcript
+	// preview is the transcript index of the first message an invitation carries (-1: none):
+	// an invitation dropped before any P-GET fetched it leaves that message undelivered.
+	preview int
 }
 
 // batch is one built response of the event channel.
@@ -65,7 +68,7 @@ func (ec *eventChannel) wakeup() {
 
 // emit queues an event from sender.
 func (ec *eventChannel) emit(sender, senderHref string, ev event) {
-	ec.emitQueued(&queued{sender: sender, senderHref: senderHref, ev: ev, msg: -1})
+	ec.emitQueued(&queued{sender: sender, senderHref: senderHref, ev: ev, msg: -1, preview: -1})
 }
 
 func (ec *eventChannel) emitQueued(q *queued) {

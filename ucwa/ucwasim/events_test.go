@@ -173,3 +173,31 @@ func TestEvents_timeout_parameter_is_remembered(t *testing.T) {
 		t.Errorf("second P-GET took %v; the timeout was not remembered", d)
 	}
 }
+
+// An invitation dropped by a resume before any P-GET fetched it never
+// reached the bot: its first message is undelivered (the sender is told).
+// One the bot fetched before the resume reached it.
+func TestForceResume_leaves_an_unfetched_invitations_message_undelivered(t *testing.T) {
+	s := newServer(t, Options{})
+	bot := available(t, s, "sip:bot@contoso.com")
+	bot.collect(5)
+	fetched, err := s.Invite("sip:alice@contoso.com", "sip:bot@contoso.com", "fetched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot.collect(5)
+	unfetched, err := s.Invite("sip:alice@contoso.com", "sip:bot@contoso.com", "unfetched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ForceResume("sip:bot@contoso.com")
+	if b := bot.poll(); href(b, "resume") == "" {
+		t.Fatalf("forced resume = %v", b)
+	}
+	if m := fetched.Transcript(); len(m) != 1 || m[0].Undelivered {
+		t.Errorf("fetched invitation's message = %+v, want delivered", m)
+	}
+	if m := unfetched.Transcript(); len(m) != 1 || !m[0].Undelivered {
+		t.Errorf("unfetched invitation's message = %+v, want undelivered", m)
+	}
+}
