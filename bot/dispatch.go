@@ -208,6 +208,10 @@ func (e *Engine) work(ctx context.Context) {
 type replay struct {
 	redelivered bool
 	since       time.Time
+	// convGone: the event's conversation no longer exists on the server
+	// (an invitation gone before it was accepted); replies go to the
+	// person as new IMs.
+	convGone bool
 }
 
 // maxEventAttempts bounds the runs of an event whose handlers keep failing
@@ -292,6 +296,11 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 		}
 	}
 	st := event.NewState(fields)
+	if previewAnswered(&ev, st) {
+		log.Info("first message answered from its invitation already; not again")
+		c.Set, c.Delete = st.Changes()
+		return c, ev, nil, nil, true
+	}
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp)
 	c.Set, c.Delete = st.Changes()
 	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState
@@ -383,6 +392,11 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 	// the conversations it would take, and only its handlers are silent.
 	if ev.Kind == event.InvitationReceived && !decided.done() {
 		keep(a.defaultInvitation(ctx, log, set, in, ev, links, decided, rp))
+	}
+	if ev.Kind == event.InvitationReceived && decided.invitationGone() && ev.Message.Text != "" && !a.e.cfg.Shadow {
+		more, err := a.answerPreview(ctx, log, ev, st, rp)
+		fired = append(fired, more...)
+		keep(err)
 	}
 	return fired, firstErr
 }

@@ -25,6 +25,19 @@ var ErrNoLink = errors.New("bot: the conversation offers no link for this operat
 type decision struct {
 	mu      sync.Mutex
 	decided bool
+	gone    bool // the invitation was gone before the bot accepted it
+}
+
+func (d *decision) invitationGone() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gone
+}
+
+func (d *decision) setGone() {
+	d.mu.Lock()
+	d.gone = true
+	d.mu.Unlock()
 }
 
 func (d *decision) done() bool {
@@ -234,12 +247,23 @@ func (r *responder) send(ctx context.Context, contentType, text string) error {
 	return nil
 }
 
+// errConversationGone: the event's conversation no longer exists on the
+// server (replay.convGone).
+var errConversationGone = errors.New("bot: the conversation is gone")
+
 func (r *responder) sendOnce(ctx context.Context, contentType, text string) error {
-	l, err := r.linksFor(ctx)
-	if err == nil && l.SendMessage == "" {
+	var l convLinks
+	var err error
+	if !r.replay.convGone {
+		l, err = r.linksFor(ctx)
+	}
+	if err == nil && l.SendMessage == "" && !r.replay.convGone {
 		return fmt.Errorf("%w: sendMessage in %s", ErrNoLink, r.conv())
 	}
 	op := r.operationID()
+	if r.replay.convGone {
+		return r.once(ctx, op, true, func() error { return r.newIM(ctx, op, contentType, text, errConversationGone) })
+	}
 	if err != nil {
 		if r.reIM(err) {
 			return r.once(ctx, op, true, func() error { return r.newIM(ctx, op, contentType, text, err) })
@@ -283,7 +307,7 @@ func (r *responder) newIM(ctx context.Context, op, contentType, text string, cau
 		text = stripTags(text)
 	}
 	r.a.log.WithError(cause).WithFields(map[string]any{"operation": op, "to": r.person()}).
-		Warn("the conversation ended with its application; sending the reply as a new IM")
+		Warn("the conversation is gone; sending the reply as a new IM")
 	return r.a.call(ctx, "startMessaging", r.settled(ctx, op, func() error {
 		app, _ := r.a.currentApp()
 		if app == nil {
@@ -360,6 +384,9 @@ func (r *responder) SayHTML(ctx context.Context, html string) error {
 
 // Typing shows the bot as typing.
 func (r *responder) Typing(ctx context.Context) error {
+	if r.replay.convGone {
+		return nil // the reply will open a conversation of its own
+	}
 	l, err := r.linksFor(ctx)
 	if err != nil {
 		return err
@@ -375,6 +402,9 @@ func (r *responder) Leave(ctx context.Context) error {
 	conv := r.conv()
 	if conv == "" {
 		return fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
+	}
+	if r.replay.convGone {
+		return nil
 	}
 	err := r.a.call(ctx, "leave", func() error { return r.a.client.Leave(ctx, conv) })
 	if statusOf(err) == 404 {
@@ -411,10 +441,26 @@ func (r *responder) Accept(ctx context.Context) error {
 // (A mark taken before the request could outlive a request that never
 // left — a lease lost, a store that stopped answering before the mark was
 // given back — and the replay would then never answer at all.)
+//
+// An accept refused because the invitation is gone (404, 410, its
+// application gone) is no failure: the decision records it, and the
+// engine answers the invitation's first message in a new IM (see
+// answerPreview).
 func (r *responder) answer(ctx context.Context, what string, send func() error) error {
 	err := send()
-	if s := statusOf(err); err != nil && r.replay.redelivered && (s == http.StatusConflict || s == http.StatusNotFound) {
-		r.a.log.WithError(err).WithField("event", r.ev.ID).Info(what + ": the invitation was answered already or withdrawn")
+	log := r.a.log.WithError(err).WithField("event", r.ev.ID)
+	switch {
+	case err == nil:
+		return nil
+	case r.replay.redelivered && statusOf(err) == http.StatusConflict:
+		log.Info(what + ": the invitation was answered already")
+		return nil
+	case invitationGone(err):
+		if what != "accept" {
+			log.Info(what + ": the invitation is gone")
+			return nil
+		}
+		r.decided.setGone()
 		return nil
 	}
 	return err

@@ -145,6 +145,43 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 	return r
 }
 
+// WithNewIMs adds to each labelled transcript the bot's replies to its
+// messages that went out in conversations of their own (sent, every
+// message the bot sent): a reply whose conversation was gone, an
+// invitation's first message that the bot could no longer accept, is
+// sent as a new IM. ids maps a labelled conversation's id to its label.
+// Each transcript stays in the order of the time its messages were said.
+func WithNewIMs(transcripts map[string][]ucwasim.Message, ids map[string]string, sent []ucwasim.Message) map[string][]ucwasim.Message {
+	out := make(map[string][]ucwasim.Message, len(transcripts))
+	for l, t := range transcripts {
+		out[l] = t
+	}
+	added := map[string]bool{}
+	for _, m := range sent {
+		if _, labelled := ids[m.Conversation]; labelled {
+			continue
+		}
+		sm := replyRE.FindStringSubmatch(m.Text)
+		if sm == nil {
+			continue
+		}
+		label := "c" + sm[1]
+		t, ok := out[label]
+		if !ok {
+			continue
+		}
+		if !added[label] {
+			t = append([]ucwasim.Message(nil), t...)
+			added[label] = true
+		}
+		out[label] = append(t, m)
+	}
+	for l := range added {
+		sort.SliceStable(out[l], func(i, j int) bool { return out[l][i].Time.Before(out[l][j].Time) })
+	}
+	return out
+}
+
 func mustAtoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n

@@ -71,3 +71,28 @@ func TestRulesYAML_is_a_ladder_of_counter_values(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck_a_reply_sent_as_a_new_IM_answers_its_message(t *testing.T) {
+	c1 := msgs(alice, "c1 m1", alice, "c1 m2", botURI, "[c1 m2] n=2")
+	for i := range c1 {
+		c1[i].Conversation = "/conv/1"
+	}
+	// The first message's reply went out in a conversation of its own,
+	// before the second's; another is in no labelled conversation.
+	sent := []ucwasim.Message{
+		{Conversation: "/conv/new", From: botURI, Text: "[c1 m1] n=1", Time: c1[0].Time.Add(time.Second)},
+		{Conversation: "/conv/new2", From: botURI, Text: "[c9 m1] n=1", Time: c1[0].Time},
+		c1[2],
+	}
+	ts := map[string][]ucwasim.Message{"c1": c1}
+	if got := Check(ts, botURI); got.Lost != 1 {
+		t.Fatalf("without the new IM: lost %d, want 1", got.Lost)
+	}
+	got := Check(WithNewIMs(ts, map[string]string{"/conv/1": "c1"}, sent), botURI)
+	if got.Lost+got.Duplicated+got.Wrong != 0 || got.Replies != 2 {
+		t.Errorf("with the new IM: %+v", got)
+	}
+	if len(ts["c1"]) != 3 {
+		t.Errorf("WithNewIMs changed its input: %d messages", len(ts["c1"]))
+	}
+}

@@ -216,7 +216,9 @@ func (r *run) quiesce(ctx context.Context) error {
 
 func (r *run) collect(ctx context.Context) (Checked, error) {
 	ts := map[string][]ucwasim.Message{}
+	ids := map[string]string{}
 	for _, c := range r.convs {
+		ids[c.id] = c.label
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		t, err := r.ctl.Transcript(cctx, c.id)
 		cancel()
@@ -225,6 +227,13 @@ func (r *run) collect(ctx context.Context) (Checked, error) {
 		}
 		ts[c.label] = t
 	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sent, err := r.ctl.Sent(sctx, botURI)
+	cancel()
+	if err != nil {
+		return Checked{}, err
+	}
+	ts = WithNewIMs(ts, ids, sent)
 	r.transcripts = ts
 	return Check(ts, botURI), nil
 }
