@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -375,6 +376,9 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
 				Log:   hlog,
 				Reply: a.responder(ev, links, step, decided, rp),
+
+				IdempotencyKey: stepKey(ev.ID, step),
+				Redelivered:    rp.redelivered,
 			}
 			start := time.Now()
 			err := a.callHandler(ctx, h, req)
@@ -433,6 +437,12 @@ func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v",
 
 // callHandler runs h under the handler timeout, turning a panic into a
 // *PanicError.
+// stepKey is the idempotency key of an event's step: stable across
+// replays, as the steps of a rule set are numbered the same way each run.
+func stepKey(eventID string, step int) string {
+	return eventID + "-" + strconv.Itoa(step)
+}
+
 func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *handlers.Request) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, a.e.cfg.HandlerTimeout)
 	defer cancel()

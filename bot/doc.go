@@ -79,12 +79,32 @@
 // UCWA application is resumed; otherwise (a new application, an event
 // channel that does not answer within min(2×PollTimeout, 30s)) a reply in
 // the crash window is sent at least once and a warning says a duplicate is
-// possible. Accept and decline go out again on a replay: the server takes
-// one answer per invitation, and a replay it refuses (409, 404) takes the
-// invitation as answered. addParticipant, which the server does not report
-// with an operationId, takes a "sending" mark before it goes out and is
-// never repeated by a replay (at most once). Marks and done marks live for
-// DoneTTL, the replay window (1h).
+// possible.
+//
+// When the answer to a POST is lost after the request went out (the
+// connection broke, 500, 502 or 504), the server may have done it. Each
+// non-idempotent call then does what fits it:
+//
+//   - sendMessage and startMessaging (a new IM) wait for the event channel
+//     to report what the server received since; when it reports the
+//     operationId the call succeeded, otherwise it is sent again (and when
+//     the channel stays silent, sent again with a warning that a duplicate
+//     is possible).
+//   - accept and decline are sent again, in the same run or by a replay:
+//     the server takes one answer per invitation, so a 409 (not pending)
+//     after a lost answer, or on a replay, means the invitation was
+//     answered. An accept refused with 404 or 410 means the invitation is
+//     gone: its first message is answered in a new IM (see answerPreview).
+//   - addParticipant, which the server does not report with an
+//     operationId, takes a "sending" mark before it goes out and is done at
+//     most once: a lost answer is not retried, the mark stays so that a
+//     replay does not repeat it either, and the handler gets an error
+//     saying so.
+//
+// Other steps (webhooks, plugins' own calls) run again when their event is
+// replayed (at least once); each gets a stable idempotency key
+// (handlers.Request.IdempotencyKey) to pass on. Marks and done marks live
+// for DoneTTL, the replay window (1h).
 //
 // # Several instances
 //

@@ -333,14 +333,19 @@ func TestSentOperations_reads_the_operationId_of_what_the_bot_sent_only(t *testi
 // loseAnswers lets the first n sendMessage POSTs reach the server and
 // then loses the answer: a broken connection, or a 502 from a gateway.
 type loseAnswers struct {
-	next http.RoundTripper
-	n    atomic.Int64
-	with int // 0: connection error; else this status
+	next   http.RoundTripper
+	n      atomic.Int64
+	with   int    // 0: connection error; else this status
+	suffix string // of the POSTs whose answers are lost; "" means "/messages"
 }
 
 func (l *loseAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	suffix := l.suffix
+	if suffix == "" {
+		suffix = "/messages"
+	}
 	resp, err := l.next.RoundTrip(req)
-	if err != nil || req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/messages") || l.n.Add(-1) < 0 {
+	if err != nil || req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, suffix) || l.n.Add(-1) < 0 {
 		return resp, err
 	}
 	resp.Body.Close()

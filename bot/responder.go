@@ -126,8 +126,9 @@ func (e *Engine) replayLimit() time.Duration { return min(30*time.Second, 2*e.cf
 //
 // When confirmed is false (the server reports no operationId:
 // addParticipant), the first run takes the "sending" mark before it sends
-// and gives it back when sending fails; a replay that finds it taken never
-// repeats the operation (at most once).
+// and gives it back when sending fails before the request reached the
+// server; when the answer is lost after it went out (lostAnswer), neither
+// a retry nor a replay repeats the operation (at most once).
 func (r *responder) once(ctx context.Context, op string, confirmed bool, send func() error) error {
 	st, addr, ttl := r.a.e.store, r.a.addr, r.a.e.cfg.DoneTTL
 	log := r.a.log.WithField("operation", op)
@@ -141,6 +142,9 @@ func (r *responder) once(ctx context.Context, op string, confirmed bool, send fu
 			return nil
 		}
 		if err := send(); err != nil {
+			if la := (*lostAnswer)(nil); errors.As(err, &la) {
+				return err // the mark stays: the server may have done it
+			}
 			if uerr := st.Unmark(context.WithoutCancel(ctx), addr, sendingKey(op)); uerr != nil {
 				log.WithError(uerr).Warn("give back sending mark")
 			}
@@ -429,9 +433,7 @@ func (r *responder) Accept(ctx context.Context) error {
 		return fmt.Errorf("%w: accept in %s", ErrNoLink, r.conv())
 	}
 	r.decided.set()
-	return r.answer(ctx, "accept", func() error {
-		return r.a.call(ctx, "accept", func() error { return r.a.client.Accept(ctx, href) })
-	})
+	return r.answer(ctx, "accept", func() error { return r.a.client.Accept(ctx, href) })
 }
 
 // answer sends an invitation's answer. The server takes one answer per
@@ -442,12 +444,25 @@ func (r *responder) Accept(ctx context.Context) error {
 // left — a lease lost, a store that stopped answering before the mark was
 // given back — and the replay would then never answer at all.)
 //
+// The same holds within one run: when an attempt's answer is lost (the
+// connection broke after the request, 500, 502, 504) the answer is sent
+// again, and a 409 then means the lost attempt reached the server.
+//
 // An accept refused because the invitation is gone (404, 410, its
 // application gone) is no failure: the decision records it, and the
 // engine answers the invitation's first message in a new IM (see
 // answerPreview).
 func (r *responder) answer(ctx context.Context, what string, send func() error) error {
-	err := send()
+	lost := false
+	err := r.a.call(ctx, what, func() error {
+		err := send()
+		if lost && statusOf(err) == http.StatusConflict {
+			r.a.log.WithField("event", r.ev.ID).Info(what + ": an earlier attempt whose answer was lost reached the server")
+			return nil
+		}
+		lost = lost || mayHaveArrived(err)
+		return err
+	})
 	log := r.a.log.WithError(err).WithField("event", r.ev.ID)
 	switch {
 	case err == nil:
@@ -473,9 +488,7 @@ func (r *responder) Decline(ctx context.Context) error {
 		return fmt.Errorf("%w: decline in %s", ErrNoLink, r.conv())
 	}
 	r.decided.set()
-	return r.answer(ctx, "decline", func() error {
-		return r.a.call(ctx, "decline", func() error { return r.a.client.Decline(ctx, href, "Local") })
-	})
+	return r.answer(ctx, "decline", func() error { return r.a.client.Decline(ctx, href, "Local") })
 }
 
 // StartConversation opens a new IM conversation with to.
@@ -506,9 +519,24 @@ func (r *responder) Invite(ctx context.Context, to string) error {
 	return r.once(ctx, op, false, func() error {
 		return r.a.call(ctx, "addParticipant", func() error {
 			_, err := r.a.client.AddParticipant(ctx, l.AddParticipant, normalizeAddress(to), op)
+			if mayHaveArrived(err) {
+				return &lostAnswer{op: "addParticipant " + to, err: err}
+			}
 			return err
 		})
 	})
+}
+
+// lostAnswer is the error of an operation done at most once whose answer
+// was lost after the request went out: the server may have done it, so it
+// is neither retried nor repeated by a replay.
+type lostAnswer struct {
+	op  string
+	err error
+}
+
+func (e *lostAnswer) Error() string {
+	return fmt.Sprintf("bot: %s: the answer was lost and the server may have done it; not sent again (at most once): %v", e.op, e.err)
 }
 
 // Subscribe watches uri's presence; changes arrive as presence.changed.

@@ -42,6 +42,17 @@ type Request struct {
 	Log logrus.FieldLogger
 	// Reply acts in the event's conversation and on the bot account.
 	Reply Responder
+	// IdempotencyKey names this run of this step for this event, and is
+	// the same when the event is replayed after a crash or a takeover.
+	// Replies and the other Responder calls are deduplicated by the
+	// engine; anything else a handler does runs again on a replay (at
+	// least once), so a handler that calls another system passes the key
+	// on (the webhook sends it as the Idempotency-Key header) for that
+	// system to drop the repeat.
+	IdempotencyKey string
+	// Redelivered is set when an earlier run of the event may have run
+	// this step already (a replay after a crash or a takeover).
+	Redelivered bool
 }
 
 // Rule identifies the rule action that called a handler.

@@ -26,6 +26,12 @@ import (
 // (see SignTimestamped; docs/security.md shows how to verify it).
 const SignatureHeader = "X-Ucwabot-Signature"
 
+// IdempotencyKeyHeader carries the step's idempotency key
+// (Request.IdempotencyKey): the same on every retry of the POST and when
+// the event is replayed after a crash or a takeover. A webhook is called
+// at least once per event and step; the receiver drops a key it has seen.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
 // TimestampHeader carries the Unix time in seconds at which the request
 // was signed; a receiver rejects a request whose timestamp is too old
 // (a replay).
@@ -226,6 +232,9 @@ func (h *Webhook) post(ctx context.Context, req *Request, body []byte) error {
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("User-Agent", "ucwabot-webhook")
 	r.Header.Set("X-Ucwabot-Event", req.Event.ID)
+	if req.IdempotencyKey != "" {
+		r.Header.Set(IdempotencyKeyHeader, req.IdempotencyKey)
+	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	r.Header.Set(TimestampHeader, ts)
 	if len(h.secret) > 0 {
