@@ -435,23 +435,61 @@ type PanicError struct {
 // Error reports the panic value.
 func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.Value) }
 
-// callHandler runs h under the handler timeout, turning a panic into a
-// *PanicError.
 // stepKey is the idempotency key of an event's step: stable across
 // replays, as the steps of a rule set are numbered the same way each run.
 func stepKey(eventID string, step int) string {
 	return eventID + "-" + strconv.Itoa(step)
 }
 
-func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *handlers.Request) (err error) {
+// abandonGrace is how long a handler may take to return after its
+// context is done before the engine gives up on it.
+const abandonGrace = 100 * time.Millisecond
+
+// ErrHandlerAbandoned is the error of a handler call the engine gave up
+// on: it did not return within abandonGrace of its context's end (its
+// timeout, a shutdown, the lease lost).
+var ErrHandlerAbandoned = errors.New("bot: handler did not return when its context was done; abandoned")
+
+// callHandler runs h under the handler timeout, turning a panic into a
+// *PanicError. The handler works on a fork of the state, joined when it
+// returns. One that ignores its context is abandoned abandonGrace after
+// the context is done, so that the worker goes on to other
+// conversations: its state changes are dropped, its responder refuses
+// every later call, and ucwabot_handlers_abandoned_total counts it. Its
+// goroutine is left to end on its own.
+func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *handlers.Request) error {
 	ctx, cancel := context.WithTimeout(ctx, a.e.cfg.HandlerTimeout)
 	defer cancel()
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
+	st := req.State
+	call := *req
+	call.State = st.Fork()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		done <- h.Handle(ctx, &call)
 	}()
-	return h.Handle(ctx, req)
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		t := time.NewTimer(abandonGrace)
+		defer t.Stop()
+		select {
+		case err = <-done:
+		case <-t.C:
+			if r, ok := call.Reply.(*responder); ok {
+				r.abandon()
+			}
+			a.e.met.handlersAbandoned.WithLabelValues(a.addr, req.Rule.Handler).Inc()
+			return fmt.Errorf("%w (%v)", ErrHandlerAbandoned, context.Cause(ctx))
+		}
+	}
+	st.Join(call.State)
+	return err
 }
 
 // marker adapts the store's marks to rules.Marker (cooldowns) for the

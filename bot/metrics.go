@@ -24,6 +24,7 @@ type metrics struct {
 	leaseHolder        *prometheus.GaugeVec
 	storeLatency       *prometheus.HistogramVec
 	storeErrors        *prometheus.CounterVec
+	handlersAbandoned  *prometheus.CounterVec
 	state              *prometheus.GaugeVec
 
 	initOnce sync.Map // account → struct{}: its alert series exist
@@ -46,6 +47,7 @@ func (m *metrics) initAccount(account string) {
 		m.alarms.WithLabelValues(account, a)
 	}
 	m.ruleErrors.WithLabelValues(account, "")
+	m.handlersAbandoned.WithLabelValues(account, "")
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -81,6 +83,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Store operation duration.", Buckets: prometheus.DefBuckets}, []string{"op"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "store_errors_total",
 			Help: "Store operations that failed and were retried."}, []string{"op"}),
+		handlersAbandoned: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "handlers_abandoned_total",
+			Help: "Handler calls given up on: they did not return when their context was done (handler \"\" exists at 0)."}, []string{"account", "handler"}),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "account_state",
 			Help: "The account supervisor's state (1 for the current value)."}, []string{"account", "state"}),
 	}
@@ -92,7 +96,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.events, m.ruleMatches, m.ruleErrors, m.handlerLatency, m.pollLatency,
 		m.lastPoll, m.reconnects, m.alarms, m.lastActivity, m.presence, m.subscriptionExpiry, m.queueDepth,
-		m.leaseHolder, m.storeLatency, m.storeErrors, m.state} {
+		m.leaseHolder, m.storeLatency, m.storeErrors, m.handlersAbandoned, m.state} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

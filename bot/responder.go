@@ -68,7 +68,12 @@ type responder struct {
 	// takeover came between its delivery and its completion, or it failed
 	// for a recoverable reason).
 	replay replay
+	// off is set when the engine abandoned the handler: every later call
+	// fails with ErrHandlerAbandoned.
+	off atomic.Bool
 }
+
+func (r *responder) abandon() { r.off.Store(true) }
 
 var _ handlers.Responder = (*responder)(nil)
 
@@ -373,12 +378,18 @@ func (r *responder) settled(ctx context.Context, op string, post func() error) f
 
 // Say sends text/plain to the conversation.
 func (r *responder) Say(ctx context.Context, text string) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	return r.send(ctx, "text/plain", text)
 }
 
 // SayHTML sends text/html, or the text without tags where the
 // conversation negotiated plain text only.
 func (r *responder) SayHTML(ctx context.Context, html string) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	l, _ := r.a.links.get(r.conv())
 	if len(l.Formats) > 0 && !slices.Contains(l.Formats, "Html") {
 		return r.send(ctx, "text/plain", stripTags(html))
@@ -388,6 +399,9 @@ func (r *responder) SayHTML(ctx context.Context, html string) error {
 
 // Typing shows the bot as typing.
 func (r *responder) Typing(ctx context.Context) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	if r.replay.convGone {
 		return nil // the reply will open a conversation of its own
 	}
@@ -403,6 +417,9 @@ func (r *responder) Typing(ctx context.Context) error {
 
 // Leave makes the bot leave the conversation.
 func (r *responder) Leave(ctx context.Context) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	conv := r.conv()
 	if conv == "" {
 		return fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
@@ -428,6 +445,9 @@ func (r *responder) invitationLink(accept bool) string {
 
 // Accept accepts the pending invitation of an invitation.received event.
 func (r *responder) Accept(ctx context.Context) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	href := r.invitationLink(true)
 	if href == "" {
 		return fmt.Errorf("%w: accept in %s", ErrNoLink, r.conv())
@@ -483,6 +503,9 @@ func (r *responder) answer(ctx context.Context, what string, send func() error) 
 
 // Decline declines the pending invitation of an invitation.received event.
 func (r *responder) Decline(ctx context.Context) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	href := r.invitationLink(false)
 	if href == "" {
 		return fmt.Errorf("%w: decline in %s", ErrNoLink, r.conv())
@@ -493,6 +516,9 @@ func (r *responder) Decline(ctx context.Context) error {
 
 // StartConversation opens a new IM conversation with to.
 func (r *responder) StartConversation(ctx context.Context, to, subject, text string) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	op := r.operationID()
 	return r.once(ctx, op, true, func() error {
 		return r.a.call(ctx, "startMessaging", r.settled(ctx, op, func() error {
@@ -508,6 +534,9 @@ func (r *responder) StartConversation(ctx context.Context, to, subject, text str
 
 // Invite adds to to the event's conversation.
 func (r *responder) Invite(ctx context.Context, to string) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	l, err := r.linksFor(ctx)
 	if err != nil {
 		return err
@@ -541,6 +570,9 @@ func (e *lostAnswer) Error() string {
 
 // Subscribe watches uri's presence; changes arrive as presence.changed.
 func (r *responder) Subscribe(ctx context.Context, uri string) error {
+	if r.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	r.a.watch(uri)
 	return nil
 }

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 )
 
@@ -104,3 +105,24 @@ func (s *State) Changes() (set map[string]json.RawMessage, deleted []string) {
 
 // Changed reports whether Set or Delete was called.
 func (s *State) Changed() bool { return len(s.set) > 0 || len(s.deleted) > 0 }
+
+// Fork returns a State for one handler call: it starts with s's fields
+// and keeps its changes to itself until Join applies them to s. A handler
+// the engine gave up on keeps its fork, and nothing it does later reaches
+// s.
+func (s *State) Fork() *State { return &State{fields: maps.Clone(s.fields)} }
+
+// Join applies the changes made in f, a Fork of s, to s.
+func (s *State) Join(f *State) {
+	for k := range f.deleted {
+		s.Delete(k)
+	}
+	for k, raw := range f.set {
+		if s.set == nil {
+			s.set = map[string]json.RawMessage{}
+		}
+		s.fields[k] = raw
+		s.set[k] = raw
+		delete(s.deleted, k)
+	}
+}
