@@ -91,7 +91,22 @@ type Config struct {
 	// foreign client took (409 PGetReplaced twice within it) stays stopped
 	// before it tries again (default 5m).
 	ReplacedCooldown time.Duration
+	// Handover is what a graceful stop of the lease holder does with the
+	// account's UCWA application: HandoverAuto (the default) leaves it to
+	// a standby instance when one is there, HandoverAlways leaves it in
+	// any case (for a restart of a single instance), HandoverNever
+	// deletes it, which ends the open conversations. A handed-over
+	// application keeps its conversations, and the instance that takes
+	// the lease resumes it at the stored event cursor.
+	Handover string
 }
+
+// Values of Config.Handover.
+const (
+	HandoverAuto   = "auto"
+	HandoverAlways = "always"
+	HandoverNever  = "never"
+)
 
 // Defaults of Config.
 const (
@@ -172,6 +187,9 @@ func (c Config) withDefaults() Config {
 	if c.SlowRetry == 0 {
 		c.SlowRetry = DefaultSlowRetry
 	}
+	if c.Handover == "" {
+		c.Handover = HandoverAuto
+	}
 	if c.ReplacedCooldown == 0 {
 		c.ReplacedCooldown = DefaultReplacedCooldown
 	}
@@ -234,6 +252,11 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		bad("drainTimeout", "%v is negative", c.DrainTimeout)
+	}
+	switch c.Handover {
+	case "", HandoverAuto, HandoverAlways, HandoverNever:
+	default:
+		bad("handover", "%q is not auto, always or never", c.Handover)
 	}
 	if c.DoneTTL < 0 {
 		bad("doneTTL", "%v is negative", c.DoneTTL)

@@ -124,6 +124,12 @@
 // unexpired lease (ucwa.Config.BeforeSend), and the lease tenure's
 // context, which handlers run under, is cancelled.
 //
+// A graceful stop of the holder hands the account over (Config.Handover):
+// when a standby is there it leaves the UCWA application, its
+// conversations and its event cursor in place and releases the lease, and
+// the standby resumes them; people notice nothing. Standbys say that they
+// are there with a mark each sets anew at every attempt on the lease.
+//
 // A standby instance is ready (the process can serve the account and
 // takes it over when the holder dies); Status's Owner and the
 // ucwabot_lease_holder gauge say which instance drives the account. Every

@@ -15,11 +15,19 @@ import (
 // TTL; meanwhile the account stands by, ready (the process can serve).
 func (a *account) acquire(ctx context.Context) (store.Lease, time.Time, error) {
 	b := a.e.newBackoff()
-	logged := false
+	logged, marked := false, false
 	for {
 		sent := time.Now()
 		l, err := a.e.store.AcquireLease(ctx, a.addr, a.e.cfg.InstanceID, a.e.cfg.LeaseTTL)
 		if err == nil {
+			if marked {
+				// This instance's own standby mark must not make its
+				// stop take it for a standby. Another standby sets the
+				// mark again within a third of the TTL.
+				if err := a.e.store.Unmark(ctx, a.addr, standbyKey); err != nil {
+					a.log.WithError(err).Debug("standby mark")
+				}
+			}
 			return l, sent, nil
 		}
 		if ctx.Err() != nil {
@@ -34,6 +42,8 @@ func (a *account) acquire(ctx context.Context) (store.Lease, time.Time, error) {
 			a.mu.Lock()
 			a.seenHolder = holder
 			a.mu.Unlock()
+			a.markStandby(ctx)
+			marked = true
 			if !logged {
 				a.log.WithField("holder", holder).Info("lease held by another instance; standing by")
 				logged = true
@@ -49,6 +59,30 @@ func (a *account) acquire(ctx context.Context) (store.Lease, time.Time, error) {
 			return store.Lease{}, time.Time{}, ctx.Err()
 		}
 	}
+}
+
+// standbyKey is the mark that says an instance stands by for the
+// account: each standby sets it anew, for LeaseTTL, at every attempt on
+// the lease (every third of the TTL), so it exists as long as one does.
+const standbyKey = "standby"
+
+// markStandby says that this instance stands by for the account.
+func (a *account) markStandby(ctx context.Context) {
+	st := a.e.store
+	if err := st.Unmark(ctx, a.addr, standbyKey); err == nil {
+		_, err = st.Mark(ctx, a.addr, standbyKey, a.e.cfg.LeaseTTL)
+		if err != nil {
+			a.log.WithError(err).Debug("standby mark")
+		}
+	}
+}
+
+// standbyPresent reports whether another instance stands by for the
+// account (its standby mark is set). Asking sets a mark that lasts a
+// millisecond when none is.
+func (a *account) standbyPresent(ctx context.Context) bool {
+	first, err := a.e.store.Mark(ctx, a.addr, standbyKey, time.Millisecond)
+	return err == nil && !first
 }
 
 // renew extends the held lease every third of its TTL until ctx ends. It

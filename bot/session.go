@@ -413,8 +413,9 @@ func (a *account) mayCall(context.Context) error {
 	return nil
 }
 
-// goodbye is the graceful end: drain in-flight work, set presence, delete
-// the application, forget the session and release the lease.
+// goodbye is the graceful end: drain in-flight work, then either hand
+// the application over (handover) or set presence, delete the
+// application and forget the session; release the lease.
 func (a *account) goodbye() {
 	a.setState(stateDraining)
 	if !a.waitInflight(context.Background(), a.e.cfg.DrainTimeout) {
@@ -422,7 +423,9 @@ func (a *account) goodbye() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if app, _ := a.currentApp(); app != nil {
+	if app, _ := a.currentApp(); app != nil && a.handover(ctx) {
+		a.log.WithField("handover", a.e.cfg.Handover).Info("leaving the application and its event cursor to the next instance; open conversations go on")
+	} else if app != nil {
 		if err := a.client.SetMyPresence(ctx, app, "Away"); err != nil {
 			a.log.WithError(err).Debug("set presence at shutdown")
 		}
@@ -439,6 +442,22 @@ func (a *account) goodbye() {
 	if err := a.e.store.ReleaseLease(ctx, l); err != nil {
 		a.log.WithError(err).Warn("release lease")
 	}
+}
+
+// handover reports whether a graceful stop leaves the application to the
+// next instance (Config.Handover). The stored session already holds the
+// cursor of the last batch stored (the poller saves both in one write),
+// and the P-GET in flight was never acknowledged, so the next holder
+// polls on from there and the server redelivers what this one did not
+// store.
+func (a *account) handover(ctx context.Context) bool {
+	switch a.e.cfg.Handover {
+	case HandoverAlways:
+		return true
+	case HandoverNever:
+		return false
+	}
+	return a.standbyPresent(ctx)
 }
 
 // establish gets the account an application: the stored session's one

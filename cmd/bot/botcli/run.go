@@ -185,6 +185,7 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		LeaseTTL:             cfg.Engine.LeaseTTL,
 		InstanceID:           cfg.Engine.InstanceID,
 		Shadow:               cfg.Engine.Shadow,
+		Handover:             cfg.Engine.Handover,
 		BackoffMax:           cfg.Engine.Backoff.Max,
 		BackoffInitial:       cfg.Engine.Backoff.Initial,
 		BackoffMultiplier:    cfg.Engine.Backoff.Multiplier,

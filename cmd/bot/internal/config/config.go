@@ -163,6 +163,10 @@ type Engine struct {
 	InstanceID string `yaml:"instance_id"`
 	// Shadow evaluates rules and logs what would run, and runs nothing.
 	Shadow bool `yaml:"shadow"`
+	// Handover is what a graceful stop does with the UCWA application:
+	// auto (leave it to a standby when one is there), always, or never
+	// (delete it, ending the open conversations).
+	Handover string `yaml:"handover"`
 	// Backoff paces reconnection after errors.
 	Backoff Backoff `yaml:"backoff"`
 }
@@ -207,6 +211,7 @@ func Default() *Config {
 			QueueSize:      256,
 			HandlerTimeout: 10 * time.Second,
 			DrainTimeout:   10 * time.Second,
+			Handover:       "auto",
 			LeaseTTL:       15 * time.Second,
 			Backoff: Backoff{
 				Initial:    time.Second,

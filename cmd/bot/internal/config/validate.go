@@ -135,6 +135,11 @@ func (c *Config) Validate() error {
 			add(k, "%s is not positive", positive[k])
 		}
 	}
+	switch e.Handover {
+	case "auto", "always", "never":
+	default:
+		add("engine.handover", "%q is not auto, always or never", e.Handover)
+	}
 	if e.LeaseTTL < 3*time.Second {
 		add("engine.lease_ttl", "%s is under 3s", e.LeaseTTL)
 	}
