@@ -302,10 +302,27 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 		c.Set, c.Delete = st.Changes()
 		return c, ev, nil, nil, true
 	}
+	start := time.Now()
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp)
 	c.Set, c.Delete = st.Changes()
 	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState
+	if debugEnabled(log) {
+		log.WithFields(logrus.Fields{"rules": fired, "state_set": len(c.Set), "state_deleted": len(c.Delete),
+			"redelivered": rp.redelivered, "duration": time.Since(start)}).Debug("event handled")
+	}
 	return c, ev, fired, herr, true
+}
+
+// debugEnabled reports whether log writes debug lines, so that the event
+// path builds their fields only when someone reads them.
+func debugEnabled(log logrus.FieldLogger) bool {
+	switch l := log.(type) {
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(logrus.DebugLevel)
+	case *logrus.Logger:
+		return l.IsLevelEnabled(logrus.DebugLevel)
+	}
+	return true
 }
 
 // storeRetry retries a store operation with backoff until it succeeds,
@@ -387,8 +404,10 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			set.Observe(m.Rule, dur, err)
 			if err != nil {
 				a.e.met.ruleErrors.WithLabelValues(a.addr, m.Rule.Name).Inc()
-				hlog.WithError(err).Warn("handler failed")
+				hlog.WithError(err).WithField("duration", dur).Warn("handler failed")
 				keep(err)
+			} else if debugEnabled(hlog) {
+				hlog.WithFields(logrus.Fields{"step": step, "duration": dur}).Debug("rule action ran")
 			}
 		}
 	}
