@@ -86,54 +86,49 @@ func TestEngine_an_outgoing_conversation_that_fails_yields_message_failed_with_i
 }
 
 func TestEngine_makes_itself_available_again_when_its_own_presence_drifts(t *testing.T) {
-	const scale = 600
-	sim := newSim(t, scale)
-	cfg := testConfig(sim)
-	cfg.ActivityInterval = 3 * time.Minute / scale
-	cfg.ServerTimeScale = scale
-	cfg.PollTimeout = time.Second
-	r := start(t, cfg, tempBolt(t), loadRules(t, echoRules))
-	a := r.e.accounts[0]
-	// Something else sets the bot's presence to Away over the real API.
-	app, _ := a.currentApp()
-	if err := a.client.SetMyPresence(context.Background(), app, "Away"); err != nil {
-		t.Fatal(err)
-	}
-	if p := sim.Presence(botURI); p != "Away" {
-		t.Fatalf("presence after the drift = %q, want Away", p)
-	}
-	driftAt := len(sim.Requests())
-	deadline := time.Now().Add(10 * time.Second)
-	for sim.Presence(botURI) != "Online" || counterValue(t, r.e, "presence_drift") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("presence %q, presence_drift counted %v times: the engine did not restore its availability",
-				sim.Presence(botURI), counterValue(t, r.e, "presence_drift"))
+	runFake(t, nil, func(t *testing.T, sim *ucwasim.Server, r *running) {
+		a := r.e.accounts[0]
+		// Something else sets the bot's presence to Away over the real API.
+		app, _ := a.currentApp()
+		if err := a.client.SetMyPresence(context.Background(), app, "Away"); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// The repair: makeMeAvailable (the client reads the application and
-	// posts makeMeAvailable when the server offers it), then the
-	// availability set back to Online.
-	mma, set := -1, -1
-	for i, req := range sim.Requests()[driftAt:] {
-		switch {
-		case mma < 0 && (req.Rel == "makeMeAvailable" && req.Method == "POST" || req.Rel == "application" && req.Method == "GET"):
-			mma = i
-		case mma >= 0 && req.Rel == "presence" && req.Method == "POST" && req.Status/100 == 2:
-			set = i
+		if p := sim.Presence(botURI); p != "Away" {
+			t.Fatalf("presence after the drift = %q, want Away", p)
 		}
-	}
-	if mma < 0 || set < 0 {
-		t.Fatalf("after the drift: makeMeAvailable at %d, presence set at %d; want makeMeAvailable then the presence set", mma, set)
-	}
-	// It stays Online: the drift is repaired, not repeated.
-	time.Sleep(time.Second)
-	if p := sim.Presence(botURI); p != "Online" {
-		t.Fatalf("presence %q a simulated 10 minutes after the repair", p)
-	}
-	if st := r.e.Status()[0]; st.Presence != "Online" {
-		t.Fatalf("Status presence %q, want Online", st.Presence)
-	}
+		driftAt := len(sim.Requests())
+		// The next keep-alive round (every 3 minutes) finds the drift.
+		time.Sleep(4 * time.Minute)
+		if p, n := sim.Presence(botURI), counterValue(t, r.e, "presence_drift"); p != "Online" || n == 0 {
+			t.Fatalf("presence %q, presence_drift counted %v times: the engine did not restore its availability", p, n)
+		}
+		// The repair: makeMeAvailable (the client reads the application
+		// and posts makeMeAvailable when the server offers it), then the
+		// availability set back to Online.
+		mma, set := -1, -1
+		for i, req := range sim.Requests()[driftAt:] {
+			switch {
+			case mma < 0 && (req.Rel == "makeMeAvailable" && req.Method == "POST" || req.Rel == "application" && req.Method == "GET"):
+				mma = i
+			case mma >= 0 && req.Rel == "presence" && req.Method == "POST" && req.Status/100 == 2:
+				set = i
+			}
+		}
+		if mma < 0 || set < 0 {
+			t.Fatalf("after the drift: makeMeAvailable at %d, presence set at %d; want makeMeAvailable then the presence set", mma, set)
+		}
+		// It stays Online: the drift is repaired, not repeated.
+		time.Sleep(10 * time.Minute)
+		if p := sim.Presence(botURI); p != "Online" {
+			t.Fatalf("presence %q 10 minutes after the repair", p)
+		}
+		if n := counterValue(t, r.e, "presence_drift"); n != 1 {
+			t.Fatalf("presence_drift counted %v times, want once", n)
+		}
+		if st := r.e.Status()[0]; st.Presence != "Online" {
+			t.Fatalf("Status presence %q, want Online", st.Presence)
+		}
+	})
 }
 
 // alarmValue reads the engine's alarms counter.
@@ -213,52 +208,49 @@ rules:
 	}
 }
 
+// Half an hour in which every other reportMyActivity is throttled three
+// times with a Retry-After of ten minutes: the bot still reports well
+// inside the server's four minutes. The run is in a synctest bubble on an
+// in-memory network: the half hour is fake time, which passes only when
+// every goroutine waits, so machine load cannot stretch a gap.
 func TestEngine_reports_activity_well_inside_four_minutes_under_throttling(t *testing.T) {
-	const scale = 600 // 100 ms real per simulated minute
-	sim := newSim(t, scale)
-	cfg := testConfig(sim)
-	cfg.ActivityInterval = 2 * time.Minute / scale
-	cfg.ServerTimeScale = scale
-	cfg.PollTimeout = time.Second
-	r := start(t, cfg, tempBolt(t), loadRules(t, echoRules))
-
-	// Half an hour of simulated time in which every other report is
-	// throttled three times with a Retry-After of ten simulated minutes.
-	begin := sim.Now()
-	for sim.Now().Sub(begin) < 30*time.Minute {
-		sim.Inject(ucwasim.Fault{Rel: "reportMyActivity", User: botURI, Status: 503, Code: "ServiceUnavailable", RetryAfter: time.Second, Times: 3})
-		time.Sleep(4 * time.Minute / scale)
-	}
-	var ok []time.Time
-	throttled := 0
-	for _, req := range sim.Requests() {
-		if req.Rel != "reportMyActivity" || req.Time.Before(begin) {
-			continue
+	runFake(t, func(c *Config) { c.ActivityInterval = 2 * time.Minute }, func(t *testing.T, sim *ucwasim.Server, r *running) {
+		begin := sim.Now()
+		for sim.Now().Sub(begin) < 30*time.Minute {
+			sim.Inject(ucwasim.Fault{Rel: "reportMyActivity", User: botURI, Status: 503, Code: "ServiceUnavailable", RetryAfter: 10 * time.Minute, Times: 3})
+			time.Sleep(4 * time.Minute)
 		}
-		switch req.Status {
-		case 204:
-			ok = append(ok, req.Time)
-		case 503:
-			throttled++
+		var ok []time.Time
+		throttled := 0
+		for _, req := range sim.Requests() {
+			if req.Rel != "reportMyActivity" || req.Time.Before(begin) {
+				continue
+			}
+			switch req.Status {
+			case 204:
+				ok = append(ok, req.Time)
+			case 503:
+				throttled++
+			}
 		}
-	}
-	if throttled < 10 || len(ok) < 5 {
-		t.Fatalf("%d throttled and %d successful reports: the faults were not met", throttled, len(ok))
-	}
-	var worst time.Duration
-	for i := 1; i < len(ok); i++ {
-		worst = max(worst, ok[i].Sub(ok[i-1]))
-	}
-	if worst >= MaxActivityInterval {
-		t.Fatalf("longest gap between successful reportMyActivity calls %v (simulated), want < %v", worst, MaxActivityInterval)
-	}
-	if p := sim.Presence(botURI); p != "Online" {
-		t.Fatalf("bot presence %q after the throttled half hour", p)
-	}
-	if n := counterValue(t, r.e, "presence_drift"); n != 0 {
-		t.Fatalf("presence drifted %v times", n)
-	}
-	t.Logf("%d successful reports, %d throttled, longest gap %v simulated", len(ok), throttled, worst)
+		if throttled < 10 || len(ok) < 5 {
+			t.Fatalf("%d throttled and %d successful reports: the faults were not met", throttled, len(ok))
+		}
+		var worst time.Duration
+		for i := 1; i < len(ok); i++ {
+			worst = max(worst, ok[i].Sub(ok[i-1]))
+		}
+		if worst >= MaxActivityInterval {
+			t.Fatalf("longest gap between successful reportMyActivity calls %v, want < %v", worst, MaxActivityInterval)
+		}
+		if p := sim.Presence(botURI); p != "Online" {
+			t.Fatalf("bot presence %q after the throttled half hour", p)
+		}
+		if n := counterValue(t, r.e, "presence_drift"); n != 0 {
+			t.Fatalf("presence drifted %v times", n)
+		}
+		t.Logf("%d successful reports, %d throttled, longest gap %v", len(ok), throttled, worst)
+	})
 }
 
 // inboxWatch is an HTTP transport that, at every event-channel P-GET,
@@ -360,17 +352,6 @@ rules:
 	}
 }
 
-// subscriptionConfig is a compressed-clock configuration watching alice.
-func subscriptionConfig(sim *ucwasim.Server, scale float64) Config {
-	cfg := testConfig(sim)
-	cfg.ActivityInterval = time.Duration(float64(3*time.Minute) / scale)
-	cfg.ServerTimeScale = scale
-	cfg.SubscriptionDuration = 10 * time.Minute
-	cfg.PollTimeout = time.Second
-	cfg.Accounts[0].Subscribe = []string{aliceURI}
-	return cfg
-}
-
 // waitSubscription waits until the bot holds a live subscription to
 // alice that pred accepts, and returns it.
 func waitSubscription(t testing.TB, sim *ucwasim.Server, what string, pred func(ucwasim.SubscriptionInfo) bool) ucwasim.SubscriptionInfo {
@@ -409,86 +390,112 @@ func subscriptionRequests(sim *ucwasim.Server) (created, extended int) {
 	return created, extended
 }
 
-func TestEngine_extends_its_presence_subscription_by_the_timer_and_recreates_it_after_a_404(t *testing.T) {
-	const scale = 600
-	// At 600× the default idle timeout is 0.3s of real time; a P-GET
-	// stalled under load would let the application expire and the test
-	// would see a new subscription instead of an extended one.
-	sim := newSimOptions(t, ucwasim.Options{TimeScale: scale, AppIdleTimeout: time.Hour})
-	r := start(t, subscriptionConfig(sim, scale), tempBolt(t), loadRules(t, echoRules))
+// watchAlice subscribes to alice's presence with 10-minute subscriptions.
+func watchAlice(c *Config) {
+	c.SubscriptionDuration = 10 * time.Minute
+	c.Accounts[0].Subscribe = []string{aliceURI}
+}
 
-	first := waitSubscription(t, sim, "the subscription", func(ucwasim.SubscriptionInfo) bool { return true })
-	// The timer extends it at 60% of its life: same subscription, later expiry.
-	waitSubscription(t, sim, "the subscription extended", func(s ucwasim.SubscriptionInfo) bool {
-		return s.URL == first.URL && s.Expires.After(first.Expires)
-	})
-	created, extended := subscriptionRequests(sim)
-	if created != 1 || extended == 0 {
-		t.Fatalf("%d subscriptions created, %d extensions; want one created, then extended", created, extended)
-	}
-	// Outlives its first expiry.
-	for sim.Now().Before(first.Expires.Add(time.Minute)) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	waitSubscription(t, sim, "the subscription past its first expiry", func(s ucwasim.SubscriptionInfo) bool { return s.URL == first.URL })
-
-	// The server forgets it: the next extension gets 404, and the engine
-	// subscribes again.
-	sim.Inject(ucwasim.Fault{Method: "POST", Rel: "presenceSubscription", User: botURI, Status: 404, Code: "NotFound"})
-	again := waitSubscription(t, sim, "a new subscription after the 404", func(s ucwasim.SubscriptionInfo) bool { return s.URL != first.URL })
-	if n := counterValue(t, r.e, "subscription_gone"); n == 0 {
-		t.Fatal("subscription_gone not counted")
-	}
-	if created, _ := subscriptionRequests(sim); created < 2 {
-		t.Fatalf("%d subscriptions created; want a new one after the 404", created)
-	}
-	// And the new one works.
-	if err := sim.SetPresence(aliceURI, "DoNotDisturb"); err != nil {
-		t.Fatal(err)
-	}
-	r.obs.waitFor(t, "alice's presence through the new subscription", 10*time.Second, func(evs []event.Event) bool {
-		for _, e := range evs {
-			if e.Kind == event.PresenceChanged && e.Presence.URI == aliceURI && e.Presence.Availability == "DoNotDisturb" {
-				return true
+// subscriptionNow returns the bot's live subscription to alice.
+func subscriptionNow(t *testing.T, sim *ucwasim.Server, when string) ucwasim.SubscriptionInfo {
+	t.Helper()
+	var found []ucwasim.SubscriptionInfo
+	for _, s := range sim.Subscriptions(botURI) {
+		for _, u := range s.URIs {
+			if u == aliceURI {
+				found = append(found, s)
 			}
 		}
-		return false
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s: %d subscriptions to alice, want 1: %+v", when, len(found), sim.Subscriptions(botURI))
+	}
+	return found[0]
+}
+
+// heard reports whether the engine handled presence.changed for alice
+// with the availability.
+func heard(r *running, availability string) bool {
+	for _, e := range r.obs.snapshot() {
+		if e.Kind == event.PresenceChanged && e.Presence.URI == aliceURI && e.Presence.Availability == availability {
+			return true
+		}
+	}
+	return false
+}
+
+func TestEngine_extends_its_presence_subscription_by_the_timer_and_recreates_it_after_a_404(t *testing.T) {
+	runFake(t, watchAlice, func(t *testing.T, sim *ucwasim.Server, r *running) {
+		time.Sleep(time.Minute)
+		first := subscriptionNow(t, sim, "after a minute")
+		// The timer extends it at 60% of its life: same subscription,
+		// later expiry.
+		time.Sleep(7 * time.Minute)
+		if s := subscriptionNow(t, sim, "at 8 minutes"); s.URL != first.URL || !s.Expires.After(first.Expires) {
+			t.Fatalf("at 8 minutes the subscription is %+v; want %s extended past %v", s, first.URL, first.Expires)
+		}
+		if created, extended := subscriptionRequests(sim); created != 1 || extended == 0 {
+			t.Fatalf("%d subscriptions created, %d extensions; want one created, then extended", created, extended)
+		}
+		// It outlives its first expiry.
+		time.Sleep(time.Until(first.Expires.Add(time.Minute)))
+		if s := subscriptionNow(t, sim, "past its first expiry"); s.URL != first.URL {
+			t.Fatalf("past its first expiry the subscription is %s, want %s", s.URL, first.URL)
+		}
+
+		// The server forgets it: the next extension gets 404, and the
+		// engine subscribes again.
+		sim.Inject(ucwasim.Fault{Method: "POST", Rel: "presenceSubscription", User: botURI, Status: 404, Code: "NotFound"})
+		time.Sleep(10 * time.Minute)
+		if s := subscriptionNow(t, sim, "after the 404"); s.URL == first.URL {
+			t.Fatalf("after the 404 the subscription is still %s", s.URL)
+		}
+		if n := counterValue(t, r.e, "subscription_gone"); n == 0 {
+			t.Fatal("subscription_gone not counted")
+		}
+		if created, _ := subscriptionRequests(sim); created < 2 {
+			t.Fatalf("%d subscriptions created; want a new one after the 404", created)
+		}
+		// And the new one works.
+		if err := sim.SetPresence(aliceURI, "DoNotDisturb"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if !heard(r, "DoNotDisturb") {
+			t.Fatal("alice's presence did not come through the new subscription")
+		}
 	})
-	_ = again
 }
 
 func TestEngine_extends_its_presence_subscription_on_the_servers_expiry_warning(t *testing.T) {
-	const scale = 600
-	sim := newSim(t, scale)
-	cfg := subscriptionConfig(sim, scale)
-	// The engine believes the server's clock four times slower than it
-	// runs, so that its own timer comes too late (24 simulated minutes
-	// for a 10-minute subscription) and only the warning a minute before
-	// the expiry can save the subscription.
-	cfg.ServerTimeScale = scale / 4
-	r := start(t, cfg, tempBolt(t), loadRules(t, echoRules))
-
-	first := waitSubscription(t, sim, "the subscription", func(ucwasim.SubscriptionInfo) bool { return true })
-	evs := r.obs.waitFor(t, "subscription.expiring", 10*time.Second, hasKind(event.SubscriptionExpiring))
-	var warn event.Event
-	for _, e := range evs {
-		if e.Kind == event.SubscriptionExpiring {
-			warn = e
-			break
+	runFake(t, func(c *Config) {
+		watchAlice(c)
+		// The engine believes the server's clock four times slower than
+		// it runs, so that its own timer comes too late (24 minutes for
+		// a 10-minute subscription) and only the warning a minute before
+		// the expiry can save the subscription.
+		c.ServerTimeScale = 0.25
+	}, func(t *testing.T, sim *ucwasim.Server, r *running) {
+		time.Sleep(time.Minute)
+		first := subscriptionNow(t, sim, "after a minute")
+		time.Sleep(time.Until(first.Expires.Add(2 * time.Minute)))
+		var warn event.Event
+		for _, e := range r.obs.snapshot() {
+			if e.Kind == event.SubscriptionExpiring {
+				warn = e
+				break
+			}
 		}
-	}
-	if warn.Time.IsZero() || warn.ID == "" || warn.Account != botURI {
-		t.Fatalf("subscription.expiring lacks time, id or account: %+v", warn)
-	}
-	for sim.Now().Before(first.Expires.Add(2 * time.Minute)) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	waitSubscription(t, sim, "the subscription past its first expiry", func(s ucwasim.SubscriptionInfo) bool {
-		return s.URL == first.URL && s.Expires.After(first.Expires)
+		if warn.Time.IsZero() || warn.ID == "" || warn.Account != botURI {
+			t.Fatalf("subscription.expiring missing, or without time, id or account: %+v", warn)
+		}
+		if s := subscriptionNow(t, sim, "past its first expiry"); s.URL != first.URL || !s.Expires.After(first.Expires) {
+			t.Fatalf("past its first expiry the subscription is %+v; want %s extended", s, first.URL)
+		}
+		if created, extended := subscriptionRequests(sim); created != 1 || extended == 0 {
+			t.Fatalf("%d subscriptions created, %d extensions; want the first one extended on the warning", created, extended)
+		}
 	})
-	if created, extended := subscriptionRequests(sim); created != 1 || extended == 0 {
-		t.Fatalf("%d subscriptions created, %d extensions; want the first one extended on the warning", created, extended)
-	}
 }
 
 func TestEngine_subscribes_again_after_resume_and_after_a_new_application(t *testing.T) {

@@ -327,62 +327,28 @@ func TestEngine_yields_participant_updated_with_the_participant_resolved(t *test
 }
 
 func TestEngine_subscription_expiring_carries_the_expiry(t *testing.T) {
-	const scale = 600 // the 10-minute subscription lasts a second
-	sim, err := ucwasim.New(ucwasim.Options{TimeScale: scale, AppIdleTimeout: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	for _, u := range [][3]string{{botURI, botPW, "Echo Bot"}, {aliceURI, "alice-pw", "Alice Liddell"}} {
-		if err := sim.AddUser(u[0], u[1], u[2]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := testConfig(sim)
-	cfg.ActivityInterval = 3 * time.Minute / scale
-	cfg.PollTimeout = time.Minute
-	cfg.SubscriptionDuration = 10 * time.Minute
-	// The engine is told the server runs in real time, so it extends the
-	// subscription only after minutes: the server's expiry warning comes
-	// first.
-	cfg.ServerTimeScale = 1
-	cfg.Accounts[0].Subscribe = []string{aliceURI}
-
-	// Every expiry the server gave a subscription, sampled until the
-	// warning was handled.
-	seen := map[int64]bool{} // UnixMilli
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			for _, s := range sim.Subscriptions(botURI) {
-				seen[s.Expires.UnixMilli()] = true
+	runFake(t, func(c *Config) {
+		watchAlice(c)
+		// The engine is told the server's clock runs four times slower,
+		// so it extends the subscription only after 24 minutes: the
+		// server's expiry warning comes first.
+		c.ServerTimeScale = 0.25
+	}, func(t *testing.T, sim *ucwasim.Server, r *running) {
+		time.Sleep(time.Minute)
+		first := subscriptionNow(t, sim, "after a minute")
+		time.Sleep(time.Until(first.Expires))
+		for _, e := range r.obs.snapshot() {
+			if e.Kind != event.SubscriptionExpiring {
+				continue
 			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
+			if !e.Presence.Expires.Equal(first.Expires) {
+				t.Fatalf("Presence.Expires = %v, want the subscription's expiry %v", e.Presence.Expires, first.Expires)
 			}
+			if e.Account != botURI || e.ID == "" {
+				t.Fatalf("event lacks id or account: %+v", e)
+			}
+			return
 		}
-	}()
-	r := start(t, cfg, tempBolt(t), loadRules(t, echoRules))
-	evs := r.obs.waitFor(t, "subscription.expiring", 10*time.Second, hasKind(event.SubscriptionExpiring))
-	close(stop)
-	<-sampled
-	for _, e := range evs {
-		if e.Kind != event.SubscriptionExpiring {
-			continue
-		}
-		if e.Presence.Expires.IsZero() {
-			t.Fatalf("subscription.expiring without Presence.Expires: %+v", e)
-		}
-		if !seen[e.Presence.Expires.UnixMilli()] {
-			t.Fatalf("Presence.Expires = %v, want a subscription's expiry (%v)", e.Presence.Expires, seen)
-		}
-		if e.Account != botURI || e.ID == "" {
-			t.Fatalf("event lacks id or account: %+v", e)
-		}
-		return
-	}
+		t.Fatal("no subscription.expiring before the expiry")
+	})
 }
