@@ -303,8 +303,10 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 		return c, ev, nil, nil, true
 	}
 	start := time.Now()
-	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp)
+	tr := a.startTrace(&ev, fields, rp)
+	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp, tr)
 	c.Set, c.Delete = st.Changes()
+	tr.finish(fired, c.Set, c.Delete, herr)
 	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState
 	if debugEnabled(log) {
 		log.WithFields(logrus.Fields{"rules": fired, "state_set": len(c.Set), "state_deleted": len(c.Delete),
@@ -344,8 +346,9 @@ func (a *account) storeRetry(ctx context.Context, op string, fn func() error) er
 
 // runRules evaluates the rules for ev and runs the matching handlers in
 // order; it returns the names of the rules that fired and the first error.
-func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State, rp replay) ([]string, error) {
+func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *event.Event, links convLinks, st *event.State, rp replay, tr *traceRec) ([]string, error) {
 	set := a.e.rules.Current()
+	tr.rules(set, ev.Kind)
 	in := &rules.Input{
 		Event:    ev,
 		State:    st.Map(),
@@ -380,6 +383,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			hlog := log.WithFields(logrus.Fields{"rule": m.Rule.Name, "handler": s.Plugin})
 			if a.e.cfg.Shadow {
 				hlog.Info("shadow: would run handler")
+				tr.step(m.Rule.Name, s.Plugin, 0, nil, true)
 				continue
 			}
 			h, ok := s.Instance.(handlers.Handler)
@@ -392,7 +396,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 				State: st,
 				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
 				Log:   hlog,
-				Reply: a.responder(ev, links, step, decided, rp),
+				Reply: a.responder(ev, links, step, decided, rp).traced(tr),
 
 				IdempotencyKey: stepKey(ev.ID, step),
 				Redelivered:    rp.redelivered,
@@ -402,6 +406,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			dur := time.Since(start)
 			a.e.met.handlerLatency.WithLabelValues(s.Plugin).Observe(dur.Seconds())
 			set.Observe(m.Rule, dur, err)
+			tr.step(m.Rule.Name, s.Plugin, dur, err, false)
 			if err != nil {
 				a.e.met.ruleErrors.WithLabelValues(a.addr, m.Rule.Name).Inc()
 				hlog.WithError(err).WithField("duration", dur).Warn("handler failed")

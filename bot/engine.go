@@ -59,14 +59,15 @@ func WithObserver(o Observer) Option { return func(e *Engine) { e.obs = o } }
 // it with Run; Ready, Status and the admin methods may be called from
 // other goroutines while it runs.
 type Engine struct {
-	cfg   Config
-	store store.Store
-	rules RuleSource
-	log   logrus.FieldLogger
-	hc    *http.Client
-	reg   prometheus.Registerer
-	obs   Observer
-	met   *metrics
+	cfg    Config
+	store  store.Store
+	rules  RuleSource
+	log    logrus.FieldLogger
+	hc     *http.Client
+	reg    prometheus.Registerer
+	obs    Observer
+	tracer Tracer
+	met    *metrics
 
 	accounts []*account
 	q        *queue

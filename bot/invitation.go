@@ -77,5 +77,5 @@ func (a *account) answerPreview(ctx context.Context, log logrus.FieldLogger, inv
 	if err := st.Set(previewKey, ev.Message.Text); err != nil {
 		return nil, err
 	}
-	return a.runRules(ctx, log, &ev, convLinks{}, st, rp)
+	return a.runRules(ctx, log, &ev, convLinks{}, st, rp, nil)
 }

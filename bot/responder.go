@@ -71,6 +71,14 @@ type responder struct {
 	// off is set when the engine abandoned the handler: every later call
 	// fails with ErrHandlerAbandoned.
 	off atomic.Bool
+	// tr records the texts sent (nil: nobody traces).
+	tr *traceRec
+}
+
+// traced makes r record the texts it sends in tr.
+func (r *responder) traced(tr *traceRec) *responder {
+	r.tr = tr
+	return r
 }
 
 func (r *responder) abandon() { r.off.Store(true) }
@@ -253,6 +261,7 @@ func (r *responder) send(ctx context.Context, contentType, text string) error {
 	if err := r.sendOnce(ctx, contentType, text); err != nil {
 		return &sendError{err}
 	}
+	r.tr.reply(text)
 	return nil
 }
 
