@@ -51,6 +51,12 @@ type Options struct {
 	AllowLoopbackWithoutToken bool
 	// Logger receives one line per admin action.
 	Logger logrus.FieldLogger
+	// Console, when not nil, is the web console, served under /console/:
+	// its calls under /console/api/ pass the admin API's checks; its
+	// pages (which hold no data) pass them too when no token is
+	// configured, and are served to anyone who reaches the server when one
+	// is, since a browser cannot send the token when it opens a page.
+	Console http.Handler
 }
 
 // RuleAdmin is the rules as the admin API sees them.
@@ -133,6 +139,15 @@ func Handler(o Options) http.Handler {
 	}
 	a := &admin{o: o}
 	mux.Handle("/admin/", sameSite(a.guard(a.routes())))
+	if o.Console != nil {
+		mux.Handle("/console/api/", sameSite(a.guard(o.Console)))
+		pages := o.Console
+		if o.Token == "" {
+			pages = a.guard(pages)
+		}
+		mux.Handle("GET /console/", sameSite(pages))
+		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	}
 	return o.hostCheck(mux)
 }
 
