@@ -35,9 +35,10 @@ type Trace struct {
 	Conversation string
 	EventID      string
 	Kind         event.Kind
-	// From is the SIP URI of the person who caused the event, Text what
-	// they wrote.
+	// From and FromName are the SIP URI and name of the person who caused
+	// the event (the bot itself for its own joins), Text what they wrote.
 	From        string
+	FromName    string
 	Text        string
 	Redelivered bool
 	Start       time.Time
@@ -89,6 +90,7 @@ func (a *account) startTrace(ev *event.Event, fields map[string]json.RawMessage,
 		EventID:      ev.ID,
 		Kind:         ev.Kind,
 		From:         ev.Participant.URI,
+		FromName:     ev.Participant.Name,
 		Text:         ev.Message.Text,
 		Redelivered:  rp.redelivered,
 		Start:        time.Now(),

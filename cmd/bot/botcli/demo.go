@@ -12,6 +12,8 @@ func demoCommand() *command {
 	var (
 		interactive bool
 		verbose     bool
+		web         bool
+		listen      string
 	)
 	return &command{
 		name: "demo",
@@ -20,10 +22,14 @@ func demoCommand() *command {
 (someone invites the bot, a second person joins, they write, one leaves) and
 print it as a transcript showing which rule fired for what. On a terminal the
 scene is followed by an interactive mode in which you act as the people,
-until Ctrl-C or "quit"; otherwise the command exits 0 after the scene.`,
+until Ctrl-C or "quit"; otherwise the command exits 0 after the scene.
+With --web it serves the web console instead and prints its URL: act as the
+people in the playground, watch each event's trace, edit the rules.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&interactive, "interactive", false, "read commands from standard input after the scene even when it is not a terminal")
 			fs.BoolVar(&verbose, "v", false, "print the engine's log lines on standard error")
+			fs.BoolVar(&web, "web", false, "serve the web console (live view, rules editor, playground) and print its URL instead of playing the scene")
+			fs.StringVar(&listen, "listen", "127.0.0.1:0", "`address` of the web console with --web (loopback)")
 		},
 		run: func(ctx context.Context, stdio Stdio, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -35,6 +41,8 @@ until Ctrl-C or "quit"; otherwise the command exits 0 after the scene.`,
 				Interactive: interactive || isTerminal(stdio.In),
 				RulesName:   "examples/rules/helpdesk.yaml",
 				Rules:       examples.HelpdeskRules,
+				Web:         web,
+				WebListen:   listen,
 			}
 			if verbose {
 				o.Log = stdio.Err

@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/console"
 	"github.com/ucwabot/ucwabot/plugins"
 	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/store/boltstore"
@@ -39,6 +41,13 @@ type Options struct {
 	// Quiet is how long the transcript waits without a new event before it
 	// takes a step as finished.
 	Quiet time.Duration
+	// Web serves the web console at WebListen (127.0.0.1:0 when empty)
+	// and prints its URL; the demo then runs until ctx ends instead of
+	// playing the scene.
+	Web       bool
+	WebListen string
+	// WebReady, when not nil, receives the console's URL once it serves.
+	WebReady func(url string)
 }
 
 // The cast. The bot signs in with a password like a real bot account; the
@@ -85,11 +94,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer st.Close()
 
-	set, err := rules.LoadBytes(rules.Options{Build: plugins.Default.Build}, o.RulesName, o.Rules)
+	src, err := console.NewMemoryRules(rules.Options{Build: plugins.Default.Build}, o.RulesName, o.Rules)
 	if err != nil {
 		return err
 	}
-	defer set.Close()
+	defer src.Close()
 
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -97,6 +106,8 @@ func Run(ctx context.Context, o Options) error {
 		log.SetOutput(o.Log)
 	}
 	tr := newTranscript(o.Out, sim)
+	reg := prometheus.NewRegistry()
+	hub := console.NewHub(0)
 	eng, err := bot.New(bot.Config{
 		Accounts: []bot.Account{{
 			Address:      botURI,
@@ -106,7 +117,8 @@ func Run(ctx context.Context, o Options) error {
 		}},
 		PollTimeout:  30 * time.Second,
 		DrainTimeout: 5 * time.Second,
-	}, bot.WithStore(st), bot.WithRules(staticRules{set}), bot.WithLogger(log), bot.WithObserver(tr))
+	}, bot.WithStore(st), bot.WithRules(src), bot.WithLogger(log), bot.WithObserver(tr),
+		bot.WithRegisterer(reg), bot.WithTracer(hub))
 	if err != nil {
 		return err
 	}
@@ -118,6 +130,14 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "ucwabot demo: a bot (%s) signed in to the built-in UCWA simulator at %s,\n", botURI, sim.URL())
 	fmt.Fprintf(o.Out, "running the rules of %s over an embedded store.\n\n", o.RulesName)
 	if err := waitReady(ctx, eng, done); err != nil {
+		return err
+	}
+	if o.Web {
+		err := serveWeb(runCtx, o, sim, eng, reg, hub, src)
+		stop()
+		if runErr := <-done; runErr != nil && !errors.Is(runErr, context.Canceled) && err == nil {
+			err = runErr
+		}
 		return err
 	}
 	pending := func() int {
@@ -138,11 +158,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	return err
 }
-
-// staticRules serves one rule set for the whole run.
-type staticRules struct{ set *rules.Set }
-
-func (s staticRules) Current() *rules.Set { return s.set }
 
 // waitReady waits until the engine has signed in and polls its events.
 func waitReady(ctx context.Context, eng *bot.Engine, done <-chan error) error {

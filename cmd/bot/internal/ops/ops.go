@@ -145,7 +145,7 @@ func Handler(o Options) http.Handler {
 		if o.Token == "" {
 			pages = a.guard(pages)
 		}
-		mux.Handle("GET /console/", sameSite(pages))
+		mux.Handle("/console/", sameSite(pages))
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
 	}
 	return o.hostCheck(mux)
