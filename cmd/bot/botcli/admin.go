@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/console"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
 	"github.com/ucwabot/ucwabot/rules"
 )
@@ -32,28 +33,7 @@ func (a ruleAdmin) info(set *rules.Set) ops.RuleSet {
 }
 
 // ruleSetInfo lists a rule set with its counters.
-func ruleSetInfo(set *rules.Set) ops.RuleSet {
-	stats := map[string]rules.RuleStats{}
-	for _, s := range set.Stats() {
-		stats[s.Name] = s
-	}
-	out := ops.RuleSet{Version: set.Version()}
-	for _, r := range set.Rules() {
-		info := ops.RuleInfo{Name: r.Name, File: r.File, Line: r.Line}
-		for _, k := range r.On {
-			info.On = append(info.On, string(k))
-		}
-		for _, s := range r.Do {
-			info.Handlers = append(info.Handlers, s.Plugin)
-		}
-		if s, ok := stats[r.Name]; ok {
-			info.Matches, info.Errors = s.Matches, s.Errors
-			info.Runs, info.RunSeconds = s.Runs, s.RunTime.Seconds()
-		}
-		out.Rules = append(out.Rules, info)
-	}
-	return out
-}
+func ruleSetInfo(set *rules.Set) ops.RuleSet { return console.RuleSetInfo(set) }
 
 // conversationAdmin shows the engine's conversations to the admin API.
 type conversationAdmin struct{ e *bot.Engine }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ucwabot/ucwabot/bot"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/config"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/console"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/logging"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
 	"github.com/ucwabot/ucwabot/rules"
@@ -28,15 +29,17 @@ import (
 )
 
 func runCommand() *command {
-	var path string
+	var path, playground string
 	return &command{
 		name: "run",
 		summary: `Run the service: sign the configured bot accounts in, keep them available,
 answer their conversations by the rules, and serve /healthz, /readyz, /metrics
 and the admin API. Settings come from the config file (docs/config.md) and
-UCWABOT_* environment variables, which override it. SIGHUP reloads the rules.`,
+UCWABOT_* environment variables, which override it. SIGHUP reloads the rules.
+The web console is served under /console/ with the admin API's checks.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&path, "config", "bot.yaml", "the `FILE` to read the configuration from")
+			fs.StringVar(&playground, "playground", "", "`URL` of a simulator run by `bot sim`: the web console's playground acts as its people, and edited rules can be applied")
 		},
 		run: func(ctx context.Context, stdio Stdio, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -46,7 +49,7 @@ UCWABOT_* environment variables, which override it. SIGHUP reloads the rules.`,
 			if err != nil {
 				return err
 			}
-			return serve(ctx, stdio, cfg)
+			return serveWith(ctx, stdio, cfg, playground)
 		},
 	}
 }
@@ -54,6 +57,12 @@ UCWABOT_* environment variables, which override it. SIGHUP reloads the rules.`,
 // serve wires the store, the rules, the engine and the HTTP server from
 // cfg and runs them until ctx is done.
 func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
+	return serveWith(ctx, stdio, cfg, "")
+}
+
+// serveWith is serve with the web console's playground driving the
+// simulator at playground ("" for none).
+func serveWith(ctx context.Context, stdio Stdio, cfg *config.Config, playground string) error {
 	log, redactor, err := logging.New(stdio.Err, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
 		return err
@@ -87,11 +96,13 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 	// closed by the reloader.
 	defer func() { _ = reloader.Current().Close() }()
 
+	hub := console.NewHub(0)
 	eng, err := bot.New(bcfg,
 		bot.WithStore(st),
 		bot.WithRules(reloader),
 		bot.WithLogger(log),
 		bot.WithRegisterer(reg),
+		bot.WithTracer(hub),
 	)
 	if err != nil {
 		return err
@@ -113,8 +124,9 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		Listen:                    l.Addr().String(),
 		AllowedHosts:              cfg.Admin.AllowedHosts,
 		AllowLoopbackWithoutToken: cfg.Admin.AllowLoopbackWithoutToken,
+		Console:                   consoleHandler(ctx, cfg, bcfg, playground, hub, eng, reg, reloader, redactor, log),
 	})
-	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics and /admin/")
+	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics, /admin/ and the web console at /console/")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
