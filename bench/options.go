@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ucwabot/ucwabot/bot"
 	"github.com/ucwabot/ucwabot/handlers"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	Log io.Writer
 	// Progress receives a line per phase; nil discards them.
 	Progress io.Writer
+	// Tracer, when not nil, is given to the engine (bot.WithTracer): the
+	// web console's cost on the event path.
+	Tracer bot.Tracer
 
 	// handler replaces the workload's handler (tests).
 	handler handlers.HandlerFunc

@@ -280,6 +280,9 @@ func (r *run) start(ctx context.Context) error {
 	// As `bot run` builds it: the configured store and rules, a logger and
 	// a Prometheus registry.
 	opts := []bot.Option{bot.WithStore(r.st), bot.WithRules(staticRules{set}), bot.WithLogger(log), bot.WithRegisterer(prometheus.NewRegistry())}
+	if o.Tracer != nil {
+		opts = append(opts, bot.WithTracer(o.Tracer))
+	}
 	if o.Transport == TransportInProc {
 		opts = append(opts, bot.WithHTTPClient(&http.Client{Transport: inproc{r.front.Handler}}))
 	}

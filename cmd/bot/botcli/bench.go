@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ucwabot/ucwabot/bench"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/console"
 )
 
 // benchScale is what --scale adds: the same workload over more
@@ -17,13 +18,14 @@ var benchScale = []int{10_000, 100_000}
 
 func benchCommand() *command {
 	var (
-		o          bench.Options
-		scale      bool
-		asJSON     bool
-		jsonFile   string
-		verbose    bool
-		redisURL   string
-		cpuProfile string
+		o           bench.Options
+		scale       bool
+		asJSON      bool
+		jsonFile    string
+		verbose     bool
+		redisURL    string
+		consoleMode string
+		cpuProfile  string
 	)
 	return &command{
 		name: "bench",
@@ -56,6 +58,7 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			fs.BoolVar(&verbose, "v", false, "also print the engine's log lines on standard error (progress always goes there)")
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to `FILE` (go tool pprof)")
 			fs.StringVar(&redisURL, "redis", "", "the Redis `URL` (default REDIS_URL, else redis://127.0.0.1:6379/0)")
+			fs.StringVar(&consoleMode, "console", "off", "the web console's tracer on the engine: off, idle (as `bot run` has it, nobody watching) or watching (every event traced)")
 		},
 		run: func(ctx context.Context, stdio Stdio, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -71,6 +74,17 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			}
 			if o.Unloaded == 0 {
 				o.Unloaded = -1 // the flag's 0 means none
+			}
+			switch consoleMode {
+			case "off":
+			case "idle", "watching":
+				hub := console.NewHub(0)
+				if consoleMode == "watching" {
+					defer hub.Watch()()
+				}
+				o.Tracer = hub
+			default:
+				return usagef("--console is off, idle or watching, not %q", consoleMode)
 			}
 			if err := o.Validate(); err != nil {
 				return usagef("--%s", err)

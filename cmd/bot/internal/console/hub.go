@@ -65,6 +65,14 @@ func (h *Hub) Tracing() bool {
 	return seen != 0 && time.Since(time.Unix(0, seen)) < watchLinger
 }
 
+// Watch makes the hub trace as if a page watched until stop is called
+// (`bot bench --console watching`).
+func (h *Hub) Watch() (stop func()) {
+	h.watchers.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { h.watchers.Add(-1) }) }
+}
+
 // touch notes a console request.
 func (h *Hub) touch() { h.lastSeen.Store(time.Now().UnixNano()) }
 

@@ -1,0 +1,208 @@
+package console_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/console"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
+	"github.com/ucwabot/ucwabot/plugins"
+	"github.com/ucwabot/ucwabot/rules"
+)
+
+const goodRules = `rules:
+  - name: hello
+    on: message.received
+    when: 'message.text == "hi"'
+    do:
+      - reply: { text: "hello" }
+`
+
+func newConsole(t *testing.T, token string, listen ...string) (http.Handler, *console.Hub) {
+	t.Helper()
+	hub := console.NewHub(3)
+	src, err := console.NewMemoryRules(rules.Options{Build: plugins.Default.Build}, "bot.yaml", []byte(goodRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = src.Close() })
+	addr := "127.0.0.1:8080"
+	if len(listen) > 0 {
+		addr = listen[0]
+	}
+	h := ops.Handler(ops.Options{Token: token, Listen: addr,
+		Console: console.Handler(console.Options{Hub: hub, Rules: src})})
+	return h, hub
+}
+
+func call(h http.Handler, method, path, remote, token, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, strings.NewReader(body))
+	r.RemoteAddr = remote
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestConsole_follows_the_admin_APIs_authentication(t *testing.T) {
+	withToken, _ := newConsole(t, "s3cret")
+	noToken, _ := newConsole(t, "")
+	cases := []struct {
+		name       string
+		h          http.Handler
+		method     string
+		path       string
+		remote     string
+		token      string
+		body       string
+		wantStatus int
+	}{
+		{"page without the token when one is configured", withToken, "GET", "/console/", "192.0.2.7:4000", "", "", 200},
+		{"API call without the token", withToken, "GET", "/console/api/rules", "127.0.0.1:4000", "", "", 401},
+		{"API call with a wrong token", withToken, "GET", "/console/api/rules", "127.0.0.1:4000", "nope", "", 401},
+		{"API call with the token", withToken, "GET", "/console/api/rules", "192.0.2.7:4000", "s3cret", "", 200},
+		{"page from the network without a token configured", noToken, "GET", "/console/", "192.0.2.7:4000", "", "", 403},
+		{"page from loopback without a token configured", noToken, "GET", "/console/", "127.0.0.1:4000", "", "", 200},
+		{"read from loopback without a token configured", noToken, "GET", "/console/api/conversations", "127.0.0.1:4000", "", "", 200},
+		{"change from loopback without a token configured", noToken, "POST", "/console/api/rules/check", "127.0.0.1:4000", "", `{"name":"bot.yaml","text":""}`, 401},
+		{"change with the token but not JSON", withToken, "POST", "/console/api/rules/check", "127.0.0.1:4000", "s3cret", "", 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := call(c.h, c.method, c.path, c.remote, c.token, c.body)
+			if w.Code != c.wantStatus {
+				t.Fatalf("%s %s: status %d, want %d: %s", c.method, c.path, w.Code, c.wantStatus, w.Body)
+			}
+		})
+	}
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8080/console/api/rules", nil)
+	r.RemoteAddr = "127.0.0.1:4000"
+	r.Header.Set("Authorization", "Bearer s3cret")
+	r.Header.Set("Origin", "http://evil.example")
+	w := httptest.NewRecorder()
+	withToken.ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden {
+		t.Errorf("cross-site call: status %d, want 403", w.Code)
+	}
+}
+
+func TestConsole_check_reports_problems_at_their_line_with_a_snippet(t *testing.T) {
+	h, _ := newConsole(t, "tok")
+	broken := strings.Replace(goodRules, `message.text == "hi"`, `message.text ==`, 1)
+	body := `{"name":"bot.yaml","text":` + jsonString(broken) + `}`
+	w := call(h, "POST", "/console/api/rules/check", "127.0.0.1:1", "tok", body)
+	if w.Code != 200 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	out := w.Body.String()
+	for _, want := range []string{`"ok":false`, `"line":4`, `"rule":"hello"`, `"snippet":"    when: 'message.text =='`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check answer lacks %s: %s", want, out)
+		}
+	}
+	w = call(h, "POST", "/console/api/rules/check", "127.0.0.1:1", "tok", `{"name":"other.yaml","text":""}`)
+	if w.Code != http.StatusNotFound {
+		t.Errorf("check of a file outside the rules: status %d, want 404", w.Code)
+	}
+	w = call(h, "POST", "/console/api/rules/apply", "127.0.0.1:1", "tok", `{"name":"bot.yaml","text":`+jsonString(broken)+`}`)
+	if w.Code != http.StatusUnprocessableEntity {
+		t.Errorf("apply of a broken file: status %d, want 422: %s", w.Code, w.Body)
+	}
+}
+
+func jsonString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func trace(n int) *bot.Trace {
+	return &bot.Trace{Account: "sip:bot@example.com", Conversation: "c1", EventID: "e" + string(rune('0'+n)),
+		Kind: event.MessageReceived, From: "sip:alice@example.com", Text: "hi", Start: time.Now(), Matched: []string{"hello"}}
+}
+
+func TestHub_keeps_a_bounded_ring_and_traces_only_while_watched(t *testing.T) {
+	hub := console.NewHub(3)
+	if hub.Tracing() {
+		t.Fatal("a hub nobody watched traces")
+	}
+	stop := hub.Watch()
+	if !hub.Tracing() {
+		t.Fatal("a watched hub does not trace")
+	}
+	stop()
+	if hub.Tracing() {
+		t.Fatal("the hub still traces after the watcher left")
+	}
+	for i := 1; i <= 5; i++ {
+		hub.Trace(trace(i))
+	}
+	got := hub.Traces("", 0, 100)
+	if len(got) != 3 || got[0].Seq != 3 || got[2].Seq != 5 {
+		t.Fatalf("ring holds %+v, want seqs 3..5", got)
+	}
+	if n := len(hub.Traces("c1", 4, 100)); n != 1 {
+		t.Errorf("traces after seq 4: %d, want 1", n)
+	}
+	convs := hub.Conversations()
+	if len(convs) != 1 || convs[0].Events != 5 || len(convs[0].Participants) != 1 {
+		t.Errorf("conversations %+v, want c1 with 5 events and alice", convs)
+	}
+	ended := trace(6)
+	ended.Kind = event.ConversationEnded
+	hub.Trace(ended)
+	if n := len(hub.Conversations()); n != 0 {
+		t.Errorf("an ended conversation is still listed (%d)", n)
+	}
+}
+
+func TestConsole_streams_traces_as_server_sent_events(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	h, hub := newConsole(t, "tok", srv.Listener.Addr().String())
+	srv.Config.Handler = h
+	srv.Start()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/console/api/stream", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	rd := bufio.NewReader(resp.Body)
+	if line, _ := rd.ReadString('\n'); !strings.HasPrefix(line, "retry:") {
+		t.Fatalf("first line %q", line)
+	}
+	if !hub.Tracing() {
+		t.Fatal("the hub does not trace while a stream is open")
+	}
+	hub.Trace(trace(1))
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before the trace: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"kind":"message.received"`) || !strings.Contains(line, `"matched":["hello"]`) {
+				t.Fatalf("trace event %s", line)
+			}
+			return
+		}
+	}
+}
