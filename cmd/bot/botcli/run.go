@@ -135,6 +135,10 @@ func serveWith(ctx context.Context, stdio Stdio, cfg *config.Config, playground 
 	// SIGHUP and the admin API to reload the rules.
 	serveErr := make(chan error, 1)
 	go func() {
+		<-ctx.Done()
+		hub.Close() // open console streams end, so the server shuts down at once
+	}()
+	go func() {
 		err := ops.Serve(ctx, l, h)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.WithError(err).Error("HTTP server failed; stopping")

@@ -201,6 +201,17 @@ func TestConsole_in_a_browser_plays_watches_and_edits_the_rules(t *testing.T) {
 	if strings.TrimSpace(bad) != fmt.Sprint(line) {
 		t.Errorf("the gutter marks line %q, want %d", bad, line)
 	}
+	// Choosing the problem puts the cursor on its line.
+	if err := chromedp.Do(ctx, chromedp.Click(`#problems button`)); err != nil {
+		t.Fatal(err)
+	}
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => { const e = document.querySelector('#editor'); return e.value.slice(0, e.selectionStart).split("\n").length })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at != line {
+		t.Errorf("choosing the problem put the cursor on line %d, want %d", at, line)
+	}
 	shoot(t, ctx, "console-rules.png")
 	fixed := strings.Replace(text, "this is the Contoso IT helpdesk bot", "this is the console-edited helpdesk bot", 1)
 	err = chromedp.Do(ctx,

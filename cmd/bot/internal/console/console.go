@@ -255,6 +255,8 @@ func (c *server) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-c.o.Hub.done:
+			return
 		case <-keep.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 		case v := <-ch:

@@ -167,7 +167,7 @@ func TestHub_keeps_a_bounded_ring_and_traces_only_while_watched(t *testing.T) {
 	}
 }
 
-func TestConsole_streams_traces_as_server_sent_events(t *testing.T) {
+func TestConsole_streams_traces_as_server_sent_events_until_the_hub_closes(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	h, hub := newConsole(t, "tok", srv.Listener.Addr().String())
 	srv.Config.Handler = h
@@ -202,6 +202,13 @@ func TestConsole_streams_traces_as_server_sent_events(t *testing.T) {
 			if !strings.Contains(line, `"kind":"message.received"`) || !strings.Contains(line, `"matched":["hello"]`) {
 				t.Fatalf("trace event %s", line)
 			}
+			break
+		}
+	}
+	// Closing the hub ends the stream, so that a shutdown need not wait.
+	hub.Close()
+	for {
+		if _, err := rd.ReadString('\n'); err != nil {
 			return
 		}
 	}

@@ -41,6 +41,9 @@ type Hub struct {
 	n     int         // traces held
 	convs map[string]*ConversationView
 	subs  map[chan TraceView]*subscriber
+
+	done      chan struct{} // closed by Close: streams end
+	closeOnce sync.Once
 }
 
 type subscriber struct{ lagged bool }
@@ -53,8 +56,13 @@ func NewHub(size int) *Hub {
 	if size <= 0 {
 		size = DefaultRing
 	}
-	return &Hub{ring: make([]TraceView, size), convs: map[string]*ConversationView{}, subs: map[chan TraceView]*subscriber{}}
+	return &Hub{ring: make([]TraceView, size), convs: map[string]*ConversationView{}, subs: map[chan TraceView]*subscriber{},
+		done: make(chan struct{})}
 }
+
+// Close ends the open streams, so that the HTTP server can shut down
+// without waiting for the pages watching. The hub still takes traces.
+func (h *Hub) Close() { h.closeOnce.Do(func() { close(h.done) }) }
 
 // Tracing reports whether someone watches.
 func (h *Hub) Tracing() bool {

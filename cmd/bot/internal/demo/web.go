@@ -67,6 +67,10 @@ func serveWeb(ctx context.Context, o Options, sim *ucwasim.Server, eng *bot.Engi
 	if o.WebReady != nil {
 		o.WebReady(url)
 	}
+	go func() {
+		<-ctx.Done()
+		hub.Close()
+	}()
 	err = ops.Serve(ctx, l, h)
 	if errors.Is(err, context.Canceled) {
 		err = nil
