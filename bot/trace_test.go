@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"encoding/json"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -127,5 +128,39 @@ func TestEngine_records_no_trace_while_the_tracer_is_not_tracing(t *testing.T) {
 	}
 	if tl.asked.Load() == 0 {
 		t.Fatal("the engine never asked the tracer whether to trace")
+	}
+}
+
+// idleTracer is a tracer nobody watches, as the console's hub is most of
+// the time.
+type idleTracer struct{ on bool }
+
+func (t idleTracer) Tracing() bool { return t.on }
+func (idleTracer) Trace(*Trace)    {}
+
+// BenchmarkTraceHook is what the trace hook adds to one event's handling:
+// nothing recorded without a tracer or while nobody watches (no
+// allocation), a full trace while someone does.
+func BenchmarkTraceHook(b *testing.B) {
+	ev := &event.Event{ID: "e1", Kind: event.MessageReceived, Conversation: event.Conversation{ID: "c1"},
+		Participant: event.Participant{URI: "sip:alice@example.com"}, Message: event.Message{Text: "hi"}}
+	fields := map[string]json.RawMessage{"count": json.RawMessage("1")}
+	set := map[string]json.RawMessage{"count": json.RawMessage("2")}
+	fired := []string{"count"}
+	for _, c := range []struct {
+		name string
+		t    Tracer
+	}{{"no_tracer", nil}, {"nobody_watching", idleTracer{}}, {"watching", idleTracer{on: true}}} {
+		b.Run(c.name, func(b *testing.B) {
+			a := &account{e: &Engine{tracer: c.t}, addr: "sip:bot@example.com"}
+			b.ReportAllocs()
+			for b.Loop() {
+				tr := a.startTrace(ev, fields, replay{})
+				tr.rules(nil, ev.Kind)
+				tr.step("count", "count", time.Microsecond, nil, false)
+				tr.reply("got hi")
+				tr.finish(fired, set, nil, nil)
+			}
+		})
 	}
 }
