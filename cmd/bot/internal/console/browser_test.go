@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ucwabot/ucwabot/bot"
+	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/console"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/demo"
+	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
 	"github.com/ucwabot/ucwabot/examples"
 	_ "github.com/ucwabot/ucwabot/plugins/standard"
 )
@@ -240,4 +245,51 @@ func setEditor(text string) chromedp.Action[chromedp.Void] {
 			return err
 		}),
 	)
+}
+
+func TestConsole_in_a_browser_lists_a_thousand_conversations_with_few_rows(t *testing.T) {
+	hub := console.NewHub(0)
+	for i := range 1000 {
+		hub.Trace(&bot.Trace{Account: "sip:bot@example.com", Conversation: fmt.Sprintf("conv-%04d", i), EventID: fmt.Sprint(i),
+			Kind: event.MessageReceived, From: fmt.Sprintf("sip:person%04d@example.com", i), Text: "hello", Start: time.Now()})
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = ops.Handler(ops.Options{Listen: srv.Listener.Addr().String(),
+		Console: console.Handler(console.Options{Hub: hub})})
+	srv.Start()
+	t.Cleanup(srv.Close) // after the browser's cleanup, which closes the page's stream
+	ctx := browser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/console/"),
+		chromedp.WaitVisible(`#conv-list`),
+		waitText(`#conv-count`, "(1000)"),
+		waitText(`#conv-list`, "person0999"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#conv-list .conv').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows == 0 || rows > 60 {
+		t.Errorf("%d conversation rows in the page for 1,000 conversations, want only the visible ones (at most 60)", rows)
+	}
+	// Scrolled to the end, the oldest conversation shows.
+	err = chromedp.Do(ctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(() => { const l = document.querySelector('#conv-list'); l.scrollTop = l.scrollHeight; l.dispatchEvent(new Event('scroll')); return true })()`)(ctx, tg)
+			return err
+		}),
+		waitText(`#conv-list`, "person0000"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new event arrives over the stream without a reload.
+	hub.Trace(&bot.Trace{Account: "sip:bot@example.com", Conversation: "conv-new", EventID: "new",
+		Kind: event.MessageReceived, From: "sip:newcomer@example.com", Text: "just arrived", Start: time.Now()})
+	if err := chromedp.Do(ctx, waitText(`#conv-count`, "(1001)"), waitText(`#traces`, "just arrived")); err != nil {
+		t.Fatal(err)
+	}
 }
