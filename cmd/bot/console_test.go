@@ -68,6 +68,15 @@ func TestDemoWeb_prints_a_console_URL_that_works_and_stops_on_SIGINT(t *testing.
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// A fault from the playground: the bot's next reply fails once.
+	req, _ = http.NewRequest("POST", api+"playground/act", strings.NewReader(`{"verb":"fault","fault":"send-500"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("playground fault: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit %d after SIGINT; output:\n%s", code, p.output())
 	}

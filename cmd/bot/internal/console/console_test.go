@@ -3,11 +3,16 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/ucwabot/ucwabot/bot"
 	"github.com/ucwabot/ucwabot/bot/event"
@@ -211,5 +216,45 @@ func TestConsole_streams_traces_as_server_sent_events_until_the_hub_closes(t *te
 		if _, err := rd.ReadString('\n'); err != nil {
 			return
 		}
+	}
+}
+
+func TestFileRules_apply_writes_the_file_and_reloads_and_is_refused_when_not_allowed(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bot.yaml")
+	if err := os.WriteFile(file, []byte(goodRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := rules.Options{Build: plugins.Default.Build}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	rl, err := rules.NewReloader(opts, log, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rl.Current().Close() })
+	before := rl.Current().Version()
+	fr := &console.FileRules{Opts: opts, Reloader: rl, NoApply: "not in shadow mode"}
+	h := ops.Handler(ops.Options{Token: "tok", Listen: "127.0.0.1:8080",
+		Console: console.Handler(console.Options{Hub: console.NewHub(0), Rules: fr})})
+	changed := strings.Replace(goodRules, `"hello"`, `"hello again"`, 1)
+	body := `{"name":` + jsonString(file) + `,"text":` + jsonString(changed) + `}`
+	if w := call(h, "POST", "/console/api/rules/apply", "127.0.0.1:1", "tok", body); w.Code != http.StatusForbidden {
+		t.Fatalf("apply while not allowed: %d %s, want 403", w.Code, w.Body)
+	}
+	fr.NoApply = ""
+	w := call(h, "POST", "/console/api/rules/apply", "127.0.0.1:1", "tok", body)
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"applied":true`) {
+		t.Fatalf("apply: %d %s", w.Code, w.Body)
+	}
+	if got, _ := os.ReadFile(file); string(got) != changed {
+		t.Errorf("the file holds %q after apply", got)
+	}
+	if rl.Current().Version() == before {
+		t.Error("the rules in force did not change")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("apply left files behind: %v", entries)
 	}
 }
