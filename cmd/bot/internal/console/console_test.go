@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/ucwabot/ucwabot/bot"
@@ -256,5 +258,33 @@ func TestFileRules_apply_writes_the_file_and_reloads_and_is_refused_when_not_all
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("apply left files behind: %v", entries)
+	}
+}
+
+func TestConsole_accounts_show_lease_poll_age_subscription_expiry_and_recoveries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ucwabot_recoveries_total"}, []string{"account", "cause"})
+	exp := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ucwabot_subscription_expiry_timestamp_seconds"}, []string{"account"})
+	reg.MustRegister(rec, exp)
+	const acct = "sip:bot@example.com"
+	rec.WithLabelValues(acct, "resync").Add(2)
+	rec.WithLabelValues(acct, "resume").Inc()
+	expiry := time.Now().Add(20 * time.Minute).Truncate(time.Second)
+	exp.WithLabelValues(acct).Set(float64(expiry.Unix()))
+	polled := time.Now().Add(-3 * time.Second)
+	h := ops.Handler(ops.Options{Listen: "127.0.0.1:8080", Console: console.Handler(console.Options{
+		Hub: console.NewHub(0), Gatherer: reg,
+		Accounts: func() []bot.AccountStatus {
+			return []bot.AccountStatus{{Address: acct, State: "running", Owner: true, Presence: "Online", LastPoll: polled, Subscriptions: 1}}
+		},
+	})})
+	w := call(h, "GET", "/console/api/accounts", "127.0.0.1:1", "", "")
+	var got []console.AccountView
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || len(got) != 1 {
+		t.Fatalf("accounts: %d %s (%v)", w.Code, w.Body, err)
+	}
+	a := got[0]
+	if !a.LeaseHolder || a.Presence != "Online" || a.Recoveries != 3 || !a.SubExpiry.Equal(expiry) || a.PollAgeS < 2.5 {
+		t.Errorf("account view %+v, want lease held, Online, 3 recoveries, expiry %s, poll age ≥ 3 s", a, expiry)
 	}
 }
