@@ -1,5 +1,7 @@
 // Package ops is the service's HTTP face for operators: /healthz, /readyz,
-// /metrics in Prometheus format, and the admin API under /admin/.
+// /metrics in Prometheus format, the admin API under /admin/, and the web
+// console under /console/ (Options.Console), whose calls pass the admin
+// API's checks.
 //
 // The admin API answers requests from loopback addresses only, unless a
 // token is configured; with a token every admin call must carry
