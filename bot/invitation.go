@@ -77,5 +77,11 @@ func (a *account) answerPreview(ctx context.Context, log logrus.FieldLogger, inv
 	if err := st.Set(previewKey, ev.Message.Text); err != nil {
 		return nil, err
 	}
-	return a.runRules(ctx, log, &ev, convLinks{}, st, rp, nil)
+	// Its trace shows the state changes only: the invitation's own trace
+	// has the state before.
+	tr := a.startTrace(&ev, nil, rp)
+	fired, err := a.runRules(ctx, log, &ev, convLinks{}, st, rp, tr)
+	set, deleted := st.Changes()
+	tr.finish(fired, set, deleted, err)
+	return fired, err
 }
