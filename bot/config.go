@@ -99,6 +99,12 @@ type Config struct {
 	// application keeps its conversations, and the instance that takes
 	// the lease resumes it at the stored event cursor.
 	Handover string
+	// NotifyRate and NotifyBurst pace the notify API per account and per
+	// instance that takes the requests: NotifyRate messages a second on
+	// average (default 1), bursts of NotifyBurst (default 20). A request
+	// over the limit is refused (HTTP 429) before it is queued.
+	NotifyRate  float64
+	NotifyBurst int
 }
 
 // Values of Config.Handover.
@@ -110,6 +116,8 @@ const (
 
 // Defaults of Config.
 const (
+	DefaultNotifyRate           = 1.0
+	DefaultNotifyBurst          = 20
 	DefaultWorkers              = 8
 	DefaultQueueSize            = 256
 	DefaultHandlerTimeout       = 30 * time.Second
@@ -190,6 +198,12 @@ func (c Config) withDefaults() Config {
 	if c.Handover == "" {
 		c.Handover = HandoverAuto
 	}
+	if c.NotifyRate == 0 {
+		c.NotifyRate = DefaultNotifyRate
+	}
+	if c.NotifyBurst == 0 {
+		c.NotifyBurst = DefaultNotifyBurst
+	}
 	if c.ReplacedCooldown == 0 {
 		c.ReplacedCooldown = DefaultReplacedCooldown
 	}
@@ -252,6 +266,12 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		bad("drainTimeout", "%v is negative", c.DrainTimeout)
+	}
+	if c.NotifyRate < 0 {
+		bad("notifyRate", "%v is negative", c.NotifyRate)
+	}
+	if c.NotifyBurst < 0 {
+		bad("notifyBurst", "%d is negative", c.NotifyBurst)
 	}
 	switch c.Handover {
 	case "", HandoverAuto, HandoverAlways, HandoverNever:

@@ -303,6 +303,9 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 		return c, ev, nil, nil, true
 	}
 	start := time.Now()
+	if ev.Kind == event.MessageRequested && !a.e.cfg.Shadow {
+		a.deliverRequested(ctx, log, &ev, rp)
+	}
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp)
 	c.Set, c.Delete = st.Changes()
 	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState

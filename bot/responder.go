@@ -519,17 +519,34 @@ func (r *responder) StartConversation(ctx context.Context, to, subject, text str
 	if r.off.Load() {
 		return ErrHandlerAbandoned
 	}
+	_, err := r.startConversation(ctx, to, subject, text)
+	return err
+}
+
+// startConversation is StartConversation; it returns the new
+// conversation's id when the server said it (not when a replay found the
+// conversation started by an earlier run).
+func (r *responder) startConversation(ctx context.Context, to, subject, text string) (conv string, err error) {
 	op := r.operationID()
-	return r.once(ctx, op, true, func() error {
+	var invitation string
+	err = r.once(ctx, op, true, func() error {
 		return r.a.call(ctx, "startMessaging", r.settled(ctx, op, func() error {
 			app, _ := r.a.currentApp()
 			if app == nil {
 				return errors.New("bot: no application")
 			}
-			_, err := r.a.client.StartMessaging(ctx, app, normalizeAddress(to), subject, text, op)
+			var err error
+			invitation, err = r.a.client.StartMessaging(ctx, app, normalizeAddress(to), subject, text, op)
 			return err
 		}))
 	})
+	if err != nil || invitation == "" {
+		return "", err
+	}
+	if inv, gerr := r.a.client.Get(ctx, invitation); gerr == nil {
+		conv = inv.Links.Href("conversation")
+	}
+	return conv, nil
 }
 
 // Invite adds to to the event's conversation.

@@ -2,10 +2,15 @@ package botcli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/ucwabot/ucwabot/bot"
 	"github.com/ucwabot/ucwabot/cmd/bot/internal/ops"
 	"github.com/ucwabot/ucwabot/rules"
+	"github.com/ucwabot/ucwabot/store"
 )
 
 // ruleAdmin shows the reloader's rules to the admin API.
@@ -73,3 +78,48 @@ func (a conversationAdmin) Conversations(ctx context.Context) ([]ops.Conversatio
 func (a conversationAdmin) DropConversation(ctx context.Context, account, id string) error {
 	return a.e.DropConversation(ctx, account, id)
 }
+
+// notifyAdmin is the engine's notify API as the ops server sees it.
+type notifyAdmin struct{ e *bot.Engine }
+
+func (a notifyAdmin) Notify(ctx context.Context, m ops.Message, wait time.Duration) (ops.MessageResult, error) {
+	res, err := a.e.Notify(ctx, bot.Notification{
+		Account: m.Account, To: m.To, Conversation: m.Conversation,
+		Text: m.Text, HTML: m.HTML, Subject: m.Subject, Key: m.IdempotencyKey,
+	}, wait)
+	return ops.MessageResult(res), notifyError(err)
+}
+
+func (a notifyAdmin) Result(ctx context.Context, account, id string) (ops.MessageResult, error) {
+	res, err := a.e.NotifyResultOf(ctx, account, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ops.MessageResult{}, fmt.Errorf("%w: no message %q (or it is older than engine.done_ttl)", ops.ErrNotFound, id)
+	}
+	return ops.MessageResult(res), notifyError(err)
+}
+
+// notifyError gives err the ops error that chooses its HTTP status.
+func notifyError(err error) error {
+	var kind error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bot.ErrNotifyInvalid):
+		kind = ops.ErrInvalid
+	case errors.Is(err, bot.ErrUnknownAccount):
+		kind = ops.ErrNotFound
+	case errors.Is(err, bot.ErrRateLimited):
+		kind = ops.ErrRateLimited
+	case errors.Is(err, bot.ErrNoHolder), errors.Is(err, context.DeadlineExceeded):
+		kind = ops.ErrUnavailable
+	default:
+		return err
+	}
+	return kindError{kind, err}
+}
+
+// kindError is err, also matching kind for errors.Is.
+type kindError struct{ kind, err error }
+
+func (e kindError) Error() string   { return strings.TrimPrefix(e.err.Error(), "bot: ") }
+func (e kindError) Unwrap() []error { return []error{e.kind, e.err} }

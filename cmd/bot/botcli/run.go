@@ -107,6 +107,7 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		Gatherer:      reg,
 		Rules:         ruleAdmin{reloader},
 		Conversations: conversationAdmin{eng},
+		Notify:        notifyAdmin{eng},
 		Token:         token,
 		Logger:        log,
 
@@ -114,7 +115,7 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		AllowedHosts:              cfg.Admin.AllowedHosts,
 		AllowLoopbackWithoutToken: cfg.Admin.AllowLoopbackWithoutToken,
 	})
-	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics and /admin/")
+	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics, /admin/ and /api/v1/")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -186,6 +187,8 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		InstanceID:           cfg.Engine.InstanceID,
 		Shadow:               cfg.Engine.Shadow,
 		Handover:             cfg.Engine.Handover,
+		NotifyRate:           cfg.Engine.NotifyRate,
+		NotifyBurst:          cfg.Engine.NotifyBurst,
 		BackoffMax:           cfg.Engine.Backoff.Max,
 		BackoffInitial:       cfg.Engine.Backoff.Initial,
 		BackoffMultiplier:    cfg.Engine.Backoff.Multiplier,

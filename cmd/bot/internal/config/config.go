@@ -167,6 +167,11 @@ type Engine struct {
 	// auto (leave it to a standby when one is there), always, or never
 	// (delete it, ending the open conversations).
 	Handover string `yaml:"handover"`
+	// NotifyRate and NotifyBurst pace the notify API (POST
+	// /api/v1/messages) per account and instance: messages a second, and
+	// the burst allowed above it.
+	NotifyRate  float64 `yaml:"notify_rate"`
+	NotifyBurst int     `yaml:"notify_burst"`
 	// Backoff paces reconnection after errors.
 	Backoff Backoff `yaml:"backoff"`
 }
@@ -212,6 +217,8 @@ func Default() *Config {
 			HandlerTimeout: 10 * time.Second,
 			DrainTimeout:   10 * time.Second,
 			Handover:       "auto",
+			NotifyRate:     1,
+			NotifyBurst:    20,
 			LeaseTTL:       15 * time.Second,
 			Backoff: Backoff{
 				Initial:    time.Second,

@@ -135,6 +135,12 @@ func (c *Config) Validate() error {
 			add(k, "%s is not positive", positive[k])
 		}
 	}
+	if e.NotifyRate <= 0 || e.NotifyRate > 1000 {
+		add("engine.notify_rate", "%g is outside (0, 1000] messages a second", e.NotifyRate)
+	}
+	if e.NotifyBurst < 1 || e.NotifyBurst > 10000 {
+		add("engine.notify_burst", "%d is outside 1..10000", e.NotifyBurst)
+	}
 	switch e.Handover {
 	case "auto", "always", "never":
 	default:

@@ -1,5 +1,6 @@
 // Package ops is the service's HTTP face for operators: /healthz, /readyz,
-// /metrics in Prometheus format, and the admin API under /admin/.
+// /metrics in Prometheus format, the admin API under /admin/ and the
+// notify API under /api/v1/ (notify.go), which shares its authentication.
 //
 // The admin API answers requests from loopback addresses only, unless a
 // token is configured; with a token every admin call must carry
@@ -37,6 +38,8 @@ type Options struct {
 	Rules RuleAdmin
 	// Conversations lists and drops conversation state.
 	Conversations ConversationAdmin
+	// Notify takes the notify API's messages (/api/v1/).
+	Notify Notifier
 	// Token, when not empty, is the bearer token admin calls must carry.
 	Token string
 	// Listen is the address the server listens on (host:port, the
@@ -133,6 +136,7 @@ func Handler(o Options) http.Handler {
 	}
 	a := &admin{o: o}
 	mux.Handle("/admin/", sameSite(a.guard(a.routes())))
+	mux.Handle("/api/v1/", sameSite(a.guard(notifyRoutes(o))))
 	return o.hostCheck(mux)
 }
 
