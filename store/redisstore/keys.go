@@ -39,6 +39,6 @@ func (k keys) queued() string           { return k.base + "queued" }
 func (k keys) done(eventID string) string {
 	return k.base + "done:" + eventID
 }
-func (k keys) mark(key string) string { return k.base + "mark:" + key }
-func (k keys) session() string        { return k.base + "session" }
+func (k keys) mark(key string) string  { return k.base + "mark:" + key }
+func (k keys) session() string         { return k.base + "session" }
 func (k keys) value(key string) string { return k.base + "value:" + key }
