@@ -378,6 +378,14 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 	for _, m := range matches {
 		fired = append(fired, m.Rule.Name)
 		a.e.met.ruleMatches.WithLabelValues(a.addr, m.Rule.Name).Inc()
+		if m.Help != "" && !a.e.cfg.Shadow {
+			step++
+			if err := a.responder(ev, links, step, decided, rp).Say(ctx, m.Help); err != nil {
+				log.WithError(err).Warn("help answer failed")
+				keep(err)
+			}
+			continue
+		}
 		for i, s := range m.Rule.Do {
 			step++
 			hlog := log.WithFields(logrus.Fields{"rule": m.Rule.Name, "handler": s.Plugin})

@@ -72,24 +72,28 @@ type pos struct {
 func at(file string, n *yaml.Node) pos { return pos{file, n.Line, n.Column} }
 
 type loader struct {
-	opts    Options
-	errs    Errors
-	seen    map[string]bool // absolute paths loaded
-	hash    hash.Hash       // sha256 of the files' base names and contents
-	files   []string
-	vars    map[string]any
-	varPos  map[string]pos
-	tz      string
-	tzPos   pos
-	invPos  pos
-	invNode *yaml.Node
-	subs    []string
-	rules   []*Rule
-	names   map[string]*Rule
-	src     map[string][]byte // file name → content, for expression positions
-	stack   []string          // absolute paths of the files being read, outermost first
-	deps    []string          // files the handlers read, in the order first seen
-	depSeen map[string]bool   // absolute paths of deps, and "$NAME" of environment variables
+	opts   Options
+	errs   Errors
+	seen   map[string]bool // absolute paths loaded
+	hash   hash.Hash       // sha256 of the files' base names and contents
+	files  []string
+	vars   map[string]any
+	varPos map[string]pos
+	tz     string
+	tzPos  pos
+	// helpWord is the files' help.command (nil: not set); helpIntro its
+	// intro.
+	helpWord  *string
+	helpIntro string
+	invPos    pos
+	invNode   *yaml.Node
+	subs      []string
+	rules     []*Rule
+	names     map[string]*Rule
+	src       map[string][]byte // file name → content, for expression positions
+	stack     []string          // absolute paths of the files being read, outermost first
+	deps      []string          // files the handlers read, in the order first seen
+	depSeen   map[string]bool   // absolute paths of deps, and "$NAME" of environment variables
 }
 
 func newLoader(opts Options) *loader {
@@ -250,6 +254,8 @@ func (l *loader) loadFile(name string, data []byte) {
 			}
 		case "invitations":
 			l.invitations(name, v)
+		case "help":
+			l.help(name, v)
 		case "rules":
 			if v.Kind != yaml.SequenceNode {
 				l.errorf(at(name, v), "", "rules", "want a list of rules")
@@ -262,7 +268,7 @@ func (l *loader) loadFile(name string, data []byte) {
 			if strings.HasPrefix(k.Value, "x-") {
 				continue // a place for anchors (x-defaults: &defaults), read only through aliases
 			}
-			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, rules, or x-NAME for anchors)", k.Value)
+			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, help, rules, or x-NAME for anchors)", k.Value)
 		}
 	}
 }
@@ -424,7 +430,7 @@ func (l *loader) invitations(file string, v *yaml.Node) {
 	}
 }
 
-var ruleKeys = "name, description, on, when, do, stop, enabled, priority, cooldown"
+var ruleKeys = "name, description, on, when, do, stop, enabled, priority, cooldown, command, help, restrict_to"
 
 func (l *loader) loadRule(file string, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
@@ -444,7 +450,7 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 	} else if prev, dup := l.names[name]; dup {
 		l.errorf(at(file, n), name, "name", "already used by the rule at %s:%d", prev.File, prev.Line)
 	}
-	var haveOn, haveDo bool
+	var haveOn, haveDo, haveCommand bool
 	var whenNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -493,11 +499,24 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 			r.Priority = n
 		case "cooldown":
 			r.Cooldown = l.cooldown(file, name, v)
+		case "command":
+			haveCommand = true
+			l.command(file, r, v)
+		case "help":
+			if v.Kind != yaml.ScalarNode {
+				l.errorf(p, name, "help", "want a line of text saying what the command does")
+			}
+			r.Help = v.Value
+		case "restrict_to":
+			l.restrictTo(file, r, v)
 		default:
 			l.errorf(at(file, k), name, "", "unknown key %q (known: %s)", k.Value, ruleKeys)
 		}
 	}
-	if !haveOn {
+	if r.Help != "" && r.Command == "" {
+		l.errorf(at(file, n), name, "help", "a rule with help needs a command: the help answer lists commands")
+	}
+	if !l.checkCommand(file, n, r, haveOn) && !haveCommand {
 		l.errorf(at(file, n), name, "on", "required: the event kinds the rule is for")
 	}
 	if !haveDo {
@@ -824,7 +843,20 @@ func (l *loader) finish() (*Set, error) {
 			loc, _ = time.LoadLocation(l.tz)
 		}
 	}
-	s := &Set{loc: loc, vars: l.vars, files: l.files, subs: dedupe(l.subs), byKind: map[event.Kind][]*Rule{}}
+	s := &Set{loc: loc, vars: l.vars, files: l.files, subs: dedupe(l.subs), byKind: map[event.Kind][]*Rule{},
+		helpWord: DefaultHelpCommand, helpIntro: DefaultHelpIntro}
+	if l.helpWord != nil {
+		s.helpWord = *l.helpWord
+	}
+	if l.helpIntro != "" {
+		s.helpIntro = l.helpIntro
+	}
+	for _, r := range l.rules {
+		s.hasCommands = s.hasCommands || r.Command != "" && r.Enabled
+		if r.Command != "" && r.Command == s.helpWord {
+			s.helpWord = "" // a rule answers it
+		}
+	}
 	if l.invNode != nil {
 		s.invitation = l.compile(l.invPos.file, "", "invitations.accept", l.invNode)
 	}

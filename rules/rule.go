@@ -27,6 +27,13 @@ type Rule struct {
 	Enabled     bool
 	Priority    int
 	Cooldown    *Cooldown
+	// Command, when set, is the word a message must start with (lower
+	// case); Help says what it does, for the help answer.
+	Command string
+	Help    string
+	// RestrictTo, when not empty, are the SIP URIs and domains of the
+	// people the rule fires for.
+	RestrictTo []string
 
 	File      string // where the rule starts
 	Line, Col int

@@ -139,6 +139,12 @@ func (cv *conversation) handle(ev *event.Event, matches []rules.Match) ([]handle
 	var fails []string
 	before := len(cv.rec.Actions())
 	for _, mt := range matches {
+		if mt.Help != "" {
+			if err := cv.rec.Say(context.Background(), mt.Help); err != nil {
+				fails = append(fails, "help answer: "+err.Error())
+			}
+			continue
+		}
 		for i, st := range mt.Rule.Do {
 			where := fmt.Sprintf("rule %q do[%d] %s", mt.Rule.Name, i, st.Plugin)
 			h, ok := st.Instance.(handlers.Handler)
