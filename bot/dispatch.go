@@ -386,40 +386,24 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			}
 			continue
 		}
-		for i, s := range m.Rule.Do {
-			step++
-			hlog := log.WithFields(logrus.Fields{"rule": m.Rule.Name, "handler": s.Plugin})
-			if a.e.cfg.Shadow {
-				hlog.Info("shadow: would run handler")
+		base := step
+		step += len(m.Rule.Do) // steps keep their numbers whatever runs
+		for i := range m.Rule.Do {
+			err := a.runStep(ctx, log, set, m.Rule, "do", i, base+i+1, ev, links, st, decided, rp, nil)
+			if err == nil {
 				continue
 			}
-			h, ok := s.Instance.(handlers.Handler)
-			if !ok {
-				hlog.Error("rule step has no handler instance")
+			keep(err)
+			if len(m.Rule.OnError) == 0 {
 				continue
 			}
-			req := &handlers.Request{
-				Event: ev,
-				State: st,
-				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
-				Log:   hlog,
-				Reply: a.responder(ev, links, step, decided, rp),
-
-				IdempotencyKey: stepKey(ev.ID, step),
-				Redelivered:    rp.redelivered,
+			// on_error replaces the rest of do. Its steps are numbered
+			// apart, after the step that failed, so that the operation ids
+			// of the other steps do not depend on what failed.
+			for j := range m.Rule.OnError {
+				keep(a.runStep(ctx, log, set, m.Rule, "on_error", j, onErrorStep(base+i+1, j), ev, links, st, decided, rp, err))
 			}
-			start := time.Now()
-			err := a.callHandler(ctx, h, req)
-			dur := time.Since(start)
-			a.e.met.handlerLatency.WithLabelValues(s.Plugin).Observe(dur.Seconds())
-			set.Observe(m.Rule, dur, err)
-			if err != nil {
-				a.e.met.ruleErrors.WithLabelValues(a.addr, m.Rule.Name).Inc()
-				hlog.WithError(err).WithField("duration", dur).Warn("handler failed")
-				keep(err)
-			} else if debugEnabled(hlog) {
-				hlog.WithFields(logrus.Fields{"step": step, "duration": dur}).Debug("rule action ran")
-			}
+			break
 		}
 	}
 	// The invitation policy applies in shadow mode too: a shadow bot takes
@@ -464,6 +448,56 @@ type PanicError struct {
 
 // Error reports the panic value.
 func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.Value) }
+
+// onErrorStep numbers the j-th on_error step run after step failed.
+func onErrorStep(failed, j int) int { return 1_000_000 + failed*100 + j }
+
+// runStep runs one step of a rule (list is do or on_error, i its index)
+// as step number step of the event; failed is the error on_error steps
+// handle.
+func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rules.Set, r *rules.Rule, list string, i, step int,
+	ev *event.Event, links convLinks, st *event.State, decided *decision, rp replay, failed error) error {
+	s := r.Do
+	if list == "on_error" {
+		s = r.OnError
+	}
+	hlog := log.WithFields(logrus.Fields{"rule": r.Name, "handler": s[i].Plugin})
+	if list != "do" {
+		hlog = hlog.WithField("list", list)
+	}
+	if a.e.cfg.Shadow {
+		hlog.Info("shadow: would run handler")
+		return nil
+	}
+	h, ok := s[i].Instance.(handlers.Handler)
+	if !ok {
+		hlog.Error("rule step has no handler instance")
+		return nil
+	}
+	req := &handlers.Request{
+		Event: ev,
+		State: st,
+		Rule:  handlers.Rule{Name: r.Name, Handler: s[i].Plugin, Index: i, File: s[i].File, Line: s[i].Line},
+		Log:   hlog,
+		Reply: a.responder(ev, links, step, decided, rp),
+
+		IdempotencyKey: stepKey(ev.ID, step),
+		Redelivered:    rp.redelivered,
+		Failed:         failed,
+	}
+	start := time.Now()
+	err := a.callHandler(ctx, h, req)
+	dur := time.Since(start)
+	a.e.met.handlerLatency.WithLabelValues(s[i].Plugin).Observe(dur.Seconds())
+	set.Observe(r, dur, err)
+	if err != nil {
+		a.e.met.ruleErrors.WithLabelValues(a.addr, r.Name).Inc()
+		hlog.WithError(err).WithField("duration", dur).Warn("handler failed")
+	} else if debugEnabled(hlog) {
+		hlog.WithFields(logrus.Fields{"step": step, "duration": dur}).Debug("rule action ran")
+	}
+	return err
+}
 
 // stepKey is the idempotency key of an event's step: stable across
 // replays, as the steps of a rule set are numbered the same way each run.

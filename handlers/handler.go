@@ -53,6 +53,9 @@ type Request struct {
 	// Redelivered is set when an earlier run of the event may have run
 	// this step already (a replay after a crash or a takeover).
 	Redelivered bool
+	// Failed, for a step of the rule's on_error list, is the error of the
+	// step of do that failed.
+	Failed error
 }
 
 // Rule identifies the rule action that called a handler.

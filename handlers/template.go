@@ -25,6 +25,8 @@ type TemplateData struct {
 	State map[string]any
 	// Rule is the rule action being run.
 	Rule Rule
+	// Error, in an on_error step, says why the step of do failed.
+	Error string
 }
 
 // NewTemplateData returns the template data of req.
@@ -35,6 +37,9 @@ func NewTemplateData(req *Request) TemplateData {
 	}
 	if req.State != nil {
 		d.State = req.State.Map()
+	}
+	if req.Failed != nil {
+		d.Error = req.Failed.Error()
 	}
 	return d
 }

@@ -430,7 +430,7 @@ func (l *loader) invitations(file string, v *yaml.Node) {
 	}
 }
 
-var ruleKeys = "name, description, on, when, do, stop, enabled, priority, cooldown, command, help, restrict_to"
+var ruleKeys = "name, description, on, when, do, on_error, stop, enabled, priority, cooldown, command, help, restrict_to"
 
 func (l *loader) loadRule(file string, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
@@ -486,7 +486,9 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 			r.When, whenNode = v.Value, v
 		case "do":
 			haveDo = true
-			l.loadSteps(file, name, r, v)
+			r.Do = l.loadSteps(file, name, "do", v)
+		case "on_error":
+			r.OnError = l.loadSteps(file, name, "on_error", v)
 		case "stop":
 			r.Stop = l.boolean(file, name, "stop", v)
 		case "enabled":
@@ -547,13 +549,14 @@ func (l *loader) boolean(file, rule, field string, v *yaml.Node) bool {
 	return b
 }
 
-func (l *loader) loadSteps(file, rule string, r *Rule, v *yaml.Node) {
+func (l *loader) loadSteps(file, rule, list string, v *yaml.Node) []Step {
 	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
-		l.errorf(at(file, v), rule, "do", "want a list of handler calls such as `- reply: {text: hi}`")
-		return
+		l.errorf(at(file, v), rule, list, "want a list of handler calls such as `- reply: {text: hi}`")
+		return nil
 	}
+	var steps []Step
 	for i, item := range v.Content {
-		field := fmt.Sprintf("do[%d]", i)
+		field := fmt.Sprintf("%s[%d]", list, i)
 		var s Step
 		switch {
 		case item.Kind == yaml.ScalarNode && item.Value != "":
@@ -568,8 +571,9 @@ func (l *loader) loadSteps(file, rule string, r *Rule, v *yaml.Node) {
 			l.errorf(at(file, item), rule, field, "want a plugin name, or one plugin name mapped to its parameters")
 			continue
 		}
-		r.Do = append(r.Do, s)
+		steps = append(steps, s)
 	}
+	return steps
 }
 
 func (l *loader) cooldown(file, rule string, v *yaml.Node) *Cooldown {
@@ -868,21 +872,8 @@ func (l *loader) finish() (*Set, error) {
 	}
 	if l.opts.Build != nil {
 		for _, r := range l.rules {
-			for i := range r.Do {
-				st := &r.Do[i]
-				inst, err := l.opts.Build(st.Plugin, st.Params)
-				if err != nil {
-					e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("do[%d] %s", i, st.Plugin), Msg: err.Error()}
-					l.relocate(e, st)
-					l.errs = append(l.errs, e)
-					continue
-				}
-				st.Instance = inst
-				l.dependencies(st)
-				if tp, ok := inst.(Templated); ok {
-					l.checkTemplates(r, i, st, tp)
-				}
-			}
+			l.build(r, "do", r.Do)
+			l.build(r, "on_error", r.OnError)
 		}
 	}
 	s.all, s.deps = l.rules, l.deps
@@ -914,6 +905,26 @@ func (l *loader) finish() (*Set, error) {
 	s.version = "sha256:" + hex.EncodeToString(l.hash.Sum(nil)[:6])
 	s.pool.New = func() any { return &evaluator{env: newEnv(s.vars)} }
 	return s, nil
+}
+
+// build builds the handler instances of a rule's steps (list names them
+// in errors: do or on_error).
+func (l *loader) build(r *Rule, list string, steps []Step) {
+	for i := range steps {
+		st := &steps[i]
+		inst, err := l.opts.Build(st.Plugin, st.Params)
+		if err != nil {
+			e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("%s[%d] %s", list, i, st.Plugin), Msg: err.Error()}
+			l.relocate(e, st)
+			l.errs = append(l.errs, e)
+			continue
+		}
+		st.Instance = inst
+		l.dependencies(st)
+		if tp, ok := inst.(Templated); ok {
+			l.checkTemplates(r, list, i, st, tp)
+		}
+	}
 }
 
 var paramLine = regexp.MustCompile(`^line (\d+): `)

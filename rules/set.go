@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,7 +250,7 @@ func (s *Set) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		for _, r := range s.all {
-			for _, st := range r.Do {
+			for _, st := range append(slices.Clip(r.Do), r.OnError...) {
 				if c, ok := st.Instance.(cleaner); ok {
 					if err := c.Cleanup(); err != nil {
 						errs = append(errs, fmt.Errorf("rule %q: %s: %w", r.Name, st.Plugin, err))

@@ -145,22 +145,33 @@ func (cv *conversation) handle(ev *event.Event, matches []rules.Match) ([]handle
 			}
 			continue
 		}
-		for i, st := range mt.Rule.Do {
-			where := fmt.Sprintf("rule %q do[%d] %s", mt.Rule.Name, i, st.Plugin)
+		run := func(list string, i int, st rules.Step, failed error) error {
+			where := fmt.Sprintf("rule %q %s[%d] %s", mt.Rule.Name, list, i, st.Plugin)
 			h, ok := st.Instance.(handlers.Handler)
 			if !ok {
 				fails = append(fails, where+": no handler was built (load the rules with the plugins to run handlers)")
-				continue
+				return nil
 			}
 			req := &handlers.Request{
-				Event: ev,
-				State: cv.state,
-				Rule:  handlers.Rule{Name: mt.Rule.Name, Handler: st.Plugin, Index: i, File: st.File, Line: st.Line},
-				Log:   cv.log,
-				Reply: cv.rec,
+				Event:  ev,
+				State:  cv.state,
+				Rule:   handlers.Rule{Name: mt.Rule.Name, Handler: st.Plugin, Index: i, File: st.File, Line: st.Line},
+				Log:    cv.log,
+				Reply:  cv.rec,
+				Failed: failed,
 			}
-			if err := callHandler(h, req); err != nil {
+			err := callHandler(h, req)
+			if err != nil && (list != "do" || len(mt.Rule.OnError) == 0) {
 				fails = append(fails, where+": "+err.Error())
+			}
+			return err
+		}
+		for i, st := range mt.Rule.Do {
+			if err := run("do", i, st, nil); err != nil && len(mt.Rule.OnError) > 0 {
+				for j, oe := range mt.Rule.OnError {
+					_ = run("on_error", j, oe, err)
+				}
+				break
 			}
 		}
 	}
