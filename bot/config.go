@@ -105,6 +105,11 @@ type Config struct {
 	// over the limit is refused (HTTP 429) before it is queued.
 	NotifyRate  float64
 	NotifyBurst int
+	// PersonTTL is how long a person's state (person.state) is kept after
+	// its last change (default 90 days); KVTTL the default life of a kv
+	// value (default 30 days).
+	PersonTTL time.Duration
+	KVTTL     time.Duration
 }
 
 // Values of Config.Handover.
@@ -116,6 +121,8 @@ const (
 
 // Defaults of Config.
 const (
+	DefaultPersonTTL            = 90 * 24 * time.Hour
+	DefaultKVTTL                = 30 * 24 * time.Hour
 	DefaultNotifyRate           = 1.0
 	DefaultNotifyBurst          = 20
 	DefaultWorkers              = 8
@@ -198,6 +205,12 @@ func (c Config) withDefaults() Config {
 	if c.Handover == "" {
 		c.Handover = HandoverAuto
 	}
+	if c.PersonTTL == 0 {
+		c.PersonTTL = DefaultPersonTTL
+	}
+	if c.KVTTL == 0 {
+		c.KVTTL = DefaultKVTTL
+	}
 	if c.NotifyRate == 0 {
 		c.NotifyRate = DefaultNotifyRate
 	}
@@ -266,6 +279,12 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		bad("drainTimeout", "%v is negative", c.DrainTimeout)
+	}
+	if c.PersonTTL < 0 {
+		bad("personTTL", "%v is negative", c.PersonTTL)
+	}
+	if c.KVTTL < 0 {
+		bad("kvTTL", "%v is negative", c.KVTTL)
 	}
 	if c.NotifyRate < 0 {
 		bad("notifyRate", "%v is negative", c.NotifyRate)

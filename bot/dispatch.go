@@ -355,11 +355,34 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		Presence: a.contactPresence,
 		Bot:      rules.Bot{Account: a.addr},
 		Now:      time.Now(),
+		KV:       kv{a}.read(ctx),
 	}
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
+		}
+	}
+	// The participant's state across conversations: read before the
+	// rules when an expression reads it, else once a rule fires (a
+	// handler may change it).
+	var person *event.State
+	who := personOf(ev)
+	loadPerson := func() {
+		if who == "" || person != nil {
+			return
+		}
+		f, err := a.loadPerson(ctx, who)
+		if err != nil {
+			log.WithError(err).Warn("person state unavailable")
+			keep(err)
+			f = store.Fields{}
+		}
+		person = event.NewState(f)
+	}
+	if set != nil && set.UsesPerson() {
+		if loadPerson(); person != nil {
+			in.Person = person.Map()
 		}
 	}
 	var matches []rules.Match
@@ -371,6 +394,14 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			log.WithError(err).Warn("rule evaluation")
 			keep(err)
 		}
+	}
+	if len(matches) > 0 {
+		loadPerson()
+		defer func() {
+			if person != nil {
+				keep(a.savePerson(ctx, who, person))
+			}
+		}()
 	}
 	decided := new(decision)
 	var fired []string
@@ -389,7 +420,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		base := step
 		step += len(m.Rule.Do) // steps keep their numbers whatever runs
 		for i := range m.Rule.Do {
-			err := a.runStep(ctx, log, set, m.Rule, "do", i, base+i+1, ev, links, st, decided, rp, nil)
+			err := a.runStep(ctx, log, set, m.Rule, "do", i, base+i+1, ev, links, st, person, decided, rp, nil)
 			if err == nil {
 				continue
 			}
@@ -401,7 +432,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			// apart, after the step that failed, so that the operation ids
 			// of the other steps do not depend on what failed.
 			for j := range m.Rule.OnError {
-				keep(a.runStep(ctx, log, set, m.Rule, "on_error", j, onErrorStep(base+i+1, j), ev, links, st, decided, rp, err))
+				keep(a.runStep(ctx, log, set, m.Rule, "on_error", j, onErrorStep(base+i+1, j), ev, links, st, person, decided, rp, err))
 			}
 			break
 		}
@@ -456,7 +487,7 @@ func onErrorStep(failed, j int) int { return 1_000_000 + failed*100 + j }
 // as step number step of the event; failed is the error on_error steps
 // handle.
 func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rules.Set, r *rules.Rule, list string, i, step int,
-	ev *event.Event, links convLinks, st *event.State, decided *decision, rp replay, failed error) error {
+	ev *event.Event, links convLinks, st, person *event.State, decided *decision, rp replay, failed error) error {
 	s := r.Do
 	if list == "on_error" {
 		s = r.OnError
@@ -484,6 +515,8 @@ func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rule
 		IdempotencyKey: stepKey(ev.ID, step),
 		Redelivered:    rp.redelivered,
 		Failed:         failed,
+		Person:         person,
+		KV:             kv{a},
 	}
 	start := time.Now()
 	err := a.callHandler(ctx, h, req)

@@ -59,6 +59,8 @@ type account struct {
 	inboxLen atomic.Int64 // the inbox length the last batch write returned
 	// notifyLimit paces the notify API's requests taken by this instance.
 	notifyLimit *rate.Limiter
+	// persons caches the persons' state read in this lease tenure.
+	persons personCache
 	// storedLinks are the conversation links the poller last wrote to the
 	// inbox (poller goroutine only; see slimLinks).
 	storedLinks map[string]uint64 // conversation → convLinks.sum

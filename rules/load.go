@@ -866,6 +866,7 @@ func (l *loader) finish() (*Set, error) {
 	}
 	for _, r := range l.rules {
 		if r.whenNode != nil {
+			s.usesPerson = s.usesPerson || strings.Contains(r.whenNode.Value, "person")
 			r.program = l.compile(r.File, r.Name, "when", r.whenNode)
 			r.whenNode = nil
 		}

@@ -34,7 +34,12 @@ type Set struct {
 	// The help answer (command.go).
 	helpWord, helpIntro string
 	hasCommands         bool
+	usesPerson          bool
 }
+
+// UsesPerson reports whether an expression reads person.state: the engine
+// then loads the participant's state before it evaluates the rules.
+func (s *Set) UsesPerson() bool { return s.usesPerson }
 
 // Match is a rule that fired for an event, or the help answer.
 type Match struct {

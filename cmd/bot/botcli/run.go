@@ -188,6 +188,7 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		Shadow:               cfg.Engine.Shadow,
 		Handover:             cfg.Engine.Handover,
 		NotifyRate:           cfg.Engine.NotifyRate,
+		PersonTTL:            cfg.Engine.PersonTTL,
 		NotifyBurst:          cfg.Engine.NotifyBurst,
 		BackoffMax:           cfg.Engine.Backoff.Max,
 		BackoffInitial:       cfg.Engine.Backoff.Initial,

@@ -171,6 +171,9 @@ type Engine struct {
 	// /api/v1/messages) per account and instance: messages a second, and
 	// the burst allowed above it.
 	NotifyRate  float64 `yaml:"notify_rate"`
+	// PersonTTL is how long a person's state (person.state) is kept after
+	// its last change.
+	PersonTTL time.Duration `yaml:"person_ttl"`
 	NotifyBurst int     `yaml:"notify_burst"`
 	// Backoff paces reconnection after errors.
 	Backoff Backoff `yaml:"backoff"`
@@ -218,6 +221,7 @@ func Default() *Config {
 			DrainTimeout:   10 * time.Second,
 			Handover:       "auto",
 			NotifyRate:     1,
+			PersonTTL:      90 * 24 * time.Hour,
 			NotifyBurst:    20,
 			LeaseTTL:       15 * time.Second,
 			Backoff: Backoff{

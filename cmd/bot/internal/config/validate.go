@@ -135,6 +135,9 @@ func (c *Config) Validate() error {
 			add(k, "%s is not positive", positive[k])
 		}
 	}
+	if e.PersonTTL < time.Minute {
+		add("engine.person_ttl", "%s is under 1m", e.PersonTTL)
+	}
 	if e.NotifyRate <= 0 || e.NotifyRate > 1000 {
 		add("engine.notify_rate", "%g is outside (0, 1000] messages a second", e.NotifyRate)
 	}
