@@ -170,11 +170,11 @@ type Engine struct {
 	// NotifyRate and NotifyBurst pace the notify API (POST
 	// /api/v1/messages) per account and instance: messages a second, and
 	// the burst allowed above it.
-	NotifyRate  float64 `yaml:"notify_rate"`
+	NotifyRate float64 `yaml:"notify_rate"`
 	// PersonTTL is how long a person's state (person.state) is kept after
 	// its last change.
-	PersonTTL time.Duration `yaml:"person_ttl"`
-	NotifyBurst int     `yaml:"notify_burst"`
+	PersonTTL   time.Duration `yaml:"person_ttl"`
+	NotifyBurst int           `yaml:"notify_burst"`
 	// Backoff paces reconnection after errors.
 	Backoff Backoff `yaml:"backoff"`
 }
