@@ -110,6 +110,14 @@ type Config struct {
 	// value (default 30 days).
 	PersonTTL time.Duration
 	KVTTL     time.Duration
+	// TranscriptRetention keeps each conversation's transcript (its
+	// messages, joins and leaves, the bot's replies and the rules that
+	// fired) for this long after its last entry; 0 (the default) keeps
+	// none, for deployments that must not store chat content.
+	// TranscriptMax bounds a transcript's entries (default 1000); the
+	// oldest go first.
+	TranscriptRetention time.Duration
+	TranscriptMax       int
 }
 
 // Values of Config.Handover.
@@ -121,6 +129,7 @@ const (
 
 // Defaults of Config.
 const (
+	DefaultTranscriptMax        = 1000
 	DefaultPersonTTL            = 90 * 24 * time.Hour
 	DefaultKVTTL                = 30 * 24 * time.Hour
 	DefaultNotifyRate           = 1.0
@@ -205,6 +214,9 @@ func (c Config) withDefaults() Config {
 	if c.Handover == "" {
 		c.Handover = HandoverAuto
 	}
+	if c.TranscriptMax == 0 {
+		c.TranscriptMax = DefaultTranscriptMax
+	}
 	if c.PersonTTL == 0 {
 		c.PersonTTL = DefaultPersonTTL
 	}
@@ -279,6 +291,12 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		bad("drainTimeout", "%v is negative", c.DrainTimeout)
+	}
+	if c.TranscriptRetention < 0 {
+		bad("transcriptRetention", "%v is negative", c.TranscriptRetention)
+	}
+	if c.TranscriptMax < 0 {
+		bad("transcriptMax", "%d is negative", c.TranscriptMax)
 	}
 	if c.PersonTTL < 0 {
 		bad("personTTL", "%v is negative", c.PersonTTL)

@@ -447,6 +447,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		fired = append(fired, more...)
 		keep(err)
 	}
+	a.transcribe(ctx, log, ev, fired, decided.saidTexts())
 	return fired, firstErr
 }
 
@@ -517,6 +518,7 @@ func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rule
 		Failed:         failed,
 		Person:         person,
 		KV:             kv{a},
+		Transcript:     a.transcriptText(ev),
 	}
 	start := time.Now()
 	err := a.callHandler(ctx, h, req)

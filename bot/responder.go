@@ -26,6 +26,20 @@ type decision struct {
 	mu      sync.Mutex
 	decided bool
 	gone    bool // the invitation was gone before the bot accepted it
+	// said are the texts the event's steps sent, for the transcript.
+	said []string
+}
+
+func (d *decision) noteSaid(text string) {
+	d.mu.Lock()
+	d.said = append(d.said, text)
+	d.mu.Unlock()
+}
+
+func (d *decision) saidTexts() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.said
 }
 
 func (d *decision) invitationGone() bool {
@@ -252,6 +266,9 @@ func (e *sendError) Unwrap() error { return e.err }
 func (r *responder) send(ctx context.Context, contentType, text string) error {
 	if err := r.sendOnce(ctx, contentType, text); err != nil {
 		return &sendError{err}
+	}
+	if r.decided != nil {
+		r.decided.noteSaid(text)
 	}
 	return nil
 }

@@ -61,6 +61,8 @@ type account struct {
 	notifyLimit *rate.Limiter
 	// persons caches the persons' state read in this lease tenure.
 	persons personCache
+	// transcripts serialises the transcript writes.
+	transcripts transcripts
 	// storedLinks are the conversation links the poller last wrote to the
 	// inbox (poller goroutine only; see slimLinks).
 	storedLinks map[string]uint64 // conversation → convLinks.sum

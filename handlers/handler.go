@@ -45,6 +45,9 @@ type Request struct {
 	// KV is the bot account's key/value space (expressions read it with
 	// kv("name")); nil where there is no store.
 	KV KV
+	// Transcript renders the conversation's transcript so far (before this
+	// event); nil when the bot keeps no transcripts.
+	Transcript func(ctx context.Context) (string, error)
 	// Rule is the rule whose action called the handler.
 	Rule Rule
 	// Log is scoped to account, conversation, rule and handler.

@@ -118,6 +118,8 @@ http:
   listen: %s
 admin:
   token_env: ADMIN_TOKEN
+transcripts:
+  retention: 1h
 log:
   format: json
   level: debug
@@ -179,6 +181,7 @@ log:
 	}
 	adminAPI(t, base, token, filepath.Join(dir, "rules", "bot.yaml"))
 	notifyAPI(t, ctx, ctl, base, token, cfg)
+	transcriptAPI(t, base, token)
 
 	if code := bot.stop(t); code != 0 {
 		t.Errorf("bot run exited %d; output:\n%s", code, bot.output())
@@ -445,5 +448,35 @@ func notifyAPI(t *testing.T, ctx context.Context, ctl *simctl.Client, base, toke
 	}
 	if n := said(); n != 1 {
 		t.Errorf("after the refused requests alice got the message %d times", n)
+	}
+}
+
+// transcriptAPI reads the transcripts the bot kept through the admin API.
+func transcriptAPI(t *testing.T, base, token string) {
+	t.Helper()
+	var list struct {
+		Transcripts []struct{ Account, Conversation string } `json:"transcripts"`
+	}
+	code, body, err := httpDo(http.MethodGet, base+"/admin/transcripts?limit=10", token, nil)
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil || len(list.Transcripts) == 0 {
+		t.Fatalf("GET /admin/transcripts: %d %s %v", code, body, err)
+	}
+	found := false
+	for _, tr := range list.Transcripts {
+		code, body, err := httpDo(http.MethodGet, base+"/admin/transcripts/entries?conversation="+url.QueryEscape(tr.Conversation)+"&limit=50", token, nil)
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET the transcript of %s: %d %s %v", tr.Conversation, code, body, err)
+		}
+		found = found || strings.Contains(body, `"text": "hello bot"`) && strings.Contains(body, `"text": "echo: hello bot"`)
+	}
+	if !found {
+		t.Errorf("no transcript holds the conversation with alice: %v", list)
+	}
+	if code, body, _ := httpDo(http.MethodGet, base+"/admin/transcripts/entries?conversation=nope", token, nil); code != http.StatusNotFound {
+		t.Errorf("an unknown transcript: %d %s", code, body)
+	}
+	// With an admin token configured every admin call needs it.
+	if code, _, _ := httpDo(http.MethodGet, base+"/admin/transcripts", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("GET /admin/transcripts without the token: %d, want 401", code)
 	}
 }

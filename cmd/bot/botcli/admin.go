@@ -2,6 +2,7 @@ package botcli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -123,3 +124,36 @@ type kindError struct{ kind, err error }
 
 func (e kindError) Error() string   { return strings.TrimPrefix(e.err.Error(), "bot: ") }
 func (e kindError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// transcriptAdmin is the engine's transcripts as the admin API sees them.
+type transcriptAdmin struct{ e *bot.Engine }
+
+func (a transcriptAdmin) Transcripts(ctx context.Context) ([]ops.TranscriptInfo, error) {
+	list, err := a.e.Transcripts(ctx)
+	out := make([]ops.TranscriptInfo, len(list))
+	for i, t := range list {
+		out[i] = ops.TranscriptInfo(t)
+	}
+	return out, err
+}
+
+func (a transcriptAdmin) Transcript(ctx context.Context, account, conv string) (ops.TranscriptPage, error) {
+	t, err := a.e.TranscriptOf(ctx, account, conv)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ops.TranscriptPage{}, fmt.Errorf("%w: no transcript of %q is kept", ops.ErrNotFound, conv)
+	case errors.Is(err, bot.ErrUnknownAccount):
+		return ops.TranscriptPage{}, kindError{ops.ErrNotFound, err}
+	case err != nil:
+		return ops.TranscriptPage{}, err
+	}
+	p := ops.TranscriptPage{Account: t.Account, Conversation: t.Conversation, Subject: t.Subject, Started: t.Started, Updated: t.Updated, Dropped: t.Dropped}
+	for _, e := range t.Entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return ops.TranscriptPage{}, err
+		}
+		p.Entries = append(p.Entries, b)
+	}
+	return p, nil
+}

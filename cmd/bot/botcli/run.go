@@ -108,6 +108,7 @@ func serve(ctx context.Context, stdio Stdio, cfg *config.Config) error {
 		Rules:         ruleAdmin{reloader},
 		Conversations: conversationAdmin{eng},
 		Notify:        notifyAdmin{eng},
+		Transcripts:   transcriptAdmin{eng},
 		Token:         token,
 		Logger:        log,
 
@@ -189,6 +190,8 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		Handover:             cfg.Engine.Handover,
 		NotifyRate:           cfg.Engine.NotifyRate,
 		PersonTTL:            cfg.Engine.PersonTTL,
+		TranscriptRetention:  cfg.Transcripts.Retention,
+		TranscriptMax:        cfg.Transcripts.MaxEntries,
 		NotifyBurst:          cfg.Engine.NotifyBurst,
 		BackoffMax:           cfg.Engine.Backoff.Max,
 		BackoffInitial:       cfg.Engine.Backoff.Initial,

@@ -34,6 +34,9 @@ type Config struct {
 	Engine Engine `yaml:"engine"`
 	// KeepAlive holds the timings that keep a UCWA session alive.
 	KeepAlive KeepAlive `yaml:"keepalive"`
+	// Transcripts says whether and how long conversations' transcripts
+	// are kept.
+	Transcripts Transcripts `yaml:"transcripts"`
 
 	// file is the path the config was read from ("" when built in code).
 	file string
@@ -179,6 +182,16 @@ type Engine struct {
 	Backoff Backoff `yaml:"backoff"`
 }
 
+// Transcripts keeps each conversation's messages, joins and leaves, the
+// bot's replies and the rules that fired.
+type Transcripts struct {
+	// Retention is how long a transcript is kept after its last entry; 0
+	// keeps none (the default: no chat content is stored).
+	Retention time.Duration `yaml:"retention"`
+	// MaxEntries bounds one transcript; the oldest entries go first.
+	MaxEntries int `yaml:"max_entries"`
+}
+
 // Backoff paces retries: Initial, times Multiplier per attempt, at most
 // Max, each wait randomised by up to ± Jitter (a fraction).
 type Backoff struct {
@@ -211,9 +224,10 @@ const (
 // over it.
 func Default() *Config {
 	return &Config{
-		Store: Store{Path: DefaultStorePath, Prefix: "ucwabot"},
-		HTTP:  HTTP{Listen: DefaultListen},
-		Log:   Log{Format: "json", Level: "info"},
+		Store:       Store{Path: DefaultStorePath, Prefix: "ucwabot"},
+		HTTP:        HTTP{Listen: DefaultListen},
+		Log:         Log{Format: "json", Level: "info"},
+		Transcripts: Transcripts{MaxEntries: 1000},
 		Engine: Engine{
 			Workers:        8,
 			QueueSize:      256,

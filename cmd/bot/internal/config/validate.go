@@ -162,6 +162,13 @@ func (c *Config) Validate() error {
 		add("engine.backoff.jitter", "%g is outside [0, 1)", e.Backoff.Jitter)
 	}
 
+	if c.Transcripts.Retention < 0 {
+		add("transcripts.retention", "%s is negative", c.Transcripts.Retention)
+	}
+	if n := c.Transcripts.MaxEntries; n < 1 || n > 100000 {
+		add("transcripts.max_entries", "%d is outside 1..100000", n)
+	}
+
 	k := c.KeepAlive
 	// PROTOCOL.md 5.2: without reportMyActivity for 4 minutes the bot turns Away.
 	// The engine jitters the interval by up to 10%; the worst case must stay

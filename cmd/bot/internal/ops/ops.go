@@ -40,6 +40,8 @@ type Options struct {
 	Conversations ConversationAdmin
 	// Notify takes the notify API's messages (/api/v1/).
 	Notify Notifier
+	// Transcripts lists and returns the kept transcripts.
+	Transcripts TranscriptAdmin
 	// Token, when not empty, is the bearer token admin calls must carry.
 	Token string
 	// Listen is the address the server listens on (host:port, the
