@@ -88,7 +88,7 @@ func (r NotifyResult) Final() bool { return r.Status == NotifySent || r.Status =
 
 func notifyKey(id string) string { return "notify:" + id }
 
-// validate checks n and returns the account it is for.
+// notifyAccount checks n and returns the account it is for.
 func (e *Engine) notifyAccount(n *Notification) (*account, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrNotifyInvalid, fmt.Sprintf(format, args...))
@@ -114,19 +114,10 @@ func (e *Engine) notifyAccount(n *Notification) (*account, error) {
 		}
 		n.To = to
 	}
-	if n.Account == "" {
-		if len(e.accounts) != 1 {
-			return nil, bad("account is required: this bot drives %d accounts", len(e.accounts))
-		}
-		return e.accounts[0], nil
+	if n.Account == "" && len(e.accounts) != 1 {
+		return nil, bad("account is required: this bot drives %d accounts", len(e.accounts))
 	}
-	want := strings.ToLower(normalizeAddress(n.Account))
-	for _, a := range e.accounts {
-		if strings.ToLower(a.addr) == want {
-			return a, nil
-		}
-	}
-	return nil, fmt.Errorf("%w %q", ErrUnknownAccount, n.Account)
+	return e.accountFor(n.Account)
 }
 
 // Notify queues n and waits up to wait for its outcome. It returns the
@@ -215,7 +206,7 @@ func (e *Engine) awaitNotify(ctx context.Context, res NotifyResult, wait time.Du
 // NotifyResultOf returns the stored result of notification id;
 // store.ErrNotFound when there is none (unknown, or older than DoneTTL).
 func (e *Engine) NotifyResultOf(ctx context.Context, account, id string) (NotifyResult, error) {
-	a, err := e.notifyAccount(&Notification{Account: account, To: "sip:x@x", Text: "x"})
+	a, err := e.accountFor(account)
 	if err != nil {
 		return NotifyResult{}, err
 	}

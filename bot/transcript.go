@@ -219,12 +219,11 @@ func (e *Engine) Transcripts(ctx context.Context) ([]TranscriptInfo, error) {
 // TranscriptOf returns one conversation's transcript; store.ErrNotFound
 // when none is kept. account may be empty when the engine drives one.
 func (e *Engine) TranscriptOf(ctx context.Context, account, conv string) (Transcript, error) {
-	for _, a := range e.accounts {
-		if account == "" && len(e.accounts) == 1 || strings.EqualFold(a.addr, normalizeAddress(account)) {
-			return a.loadTranscript(ctx, conv)
-		}
+	a, err := e.accountFor(account)
+	if err != nil {
+		return Transcript{}, err
 	}
-	return Transcript{}, fmt.Errorf("%w %q", ErrUnknownAccount, account)
+	return a.loadTranscript(ctx, conv)
 }
 
 // Text renders the transcript for a person: one line per entry.
