@@ -128,14 +128,7 @@ func TestNotify_reaches_a_person_once_across_a_kill_of_the_holder_and_a_retry(t 
 	posts := &replyPosts{next: http.DefaultTransport}
 	dying := newDyingStore(openRedis(t, prefix, "A"), false, func(op, _ string) bool { return op == "complete" && posts.posted.Load() > 0 })
 	posts.dying = nil
-	ea, err := New(cfgA, WithStore(dying), WithRules(staticRules{set}), WithLogger(testLogger(t)), WithHTTPClient(&http.Client{Transport: startPosts{posts}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, acancel := context.WithCancel(context.Background())
-	defer acancel()
-	adone := make(chan error, 1)
-	go func() { adone <- ea.Run(actx) }()
+	ea, crashA := crashable(t, cfgA, WithStore(dying), WithRules(staticRules{set}), WithHTTPClient(&http.Client{Transport: startPosts{posts}}))
 	waitUntil(t, "A driving the account", func() bool { return ea.Status()[0].Owner })
 
 	cfgB := testConfig(sim)
@@ -154,9 +147,7 @@ func TestNotify_reaches_a_person_once_across_a_kill_of_the_holder_and_a_retry(t 
 	case <-time.After(15 * time.Second):
 		t.Fatal("A never sent the alert")
 	}
-	ea.testCrash()
-	acancel()
-	<-adone
+	crashA()
 
 	// The poster did not hear back and retries, while B takes over.
 	got, err := b.e.Notify(context.Background(), n, 20*time.Second)
