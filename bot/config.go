@@ -99,6 +99,25 @@ type Config struct {
 	// application keeps its conversations, and the instance that takes
 	// the lease resumes it at the stored event cursor.
 	Handover string
+	// NotifyRate and NotifyBurst pace the notify API per account and per
+	// instance that takes the requests: NotifyRate messages a second on
+	// average (default 1), bursts of NotifyBurst (default 20). A request
+	// over the limit is refused (HTTP 429) before it is queued.
+	NotifyRate  float64
+	NotifyBurst int
+	// PersonTTL is how long a person's state (person.state) is kept after
+	// its last change (default 90 days); KVTTL the default life of a kv
+	// value (default 30 days).
+	PersonTTL time.Duration
+	KVTTL     time.Duration
+	// TranscriptRetention keeps each conversation's transcript (its
+	// messages, joins and leaves, the bot's replies and the rules that
+	// fired) for this long after its last entry; 0 (the default) keeps
+	// none, for deployments that must not store chat content.
+	// TranscriptMax bounds a transcript's entries (default 1000); the
+	// oldest go first.
+	TranscriptRetention time.Duration
+	TranscriptMax       int
 }
 
 // Values of Config.Handover.
@@ -110,6 +129,11 @@ const (
 
 // Defaults of Config.
 const (
+	DefaultTranscriptMax        = 1000
+	DefaultPersonTTL            = 90 * 24 * time.Hour
+	DefaultKVTTL                = 30 * 24 * time.Hour
+	DefaultNotifyRate           = 1.0
+	DefaultNotifyBurst          = 20
 	DefaultWorkers              = 8
 	DefaultQueueSize            = 256
 	DefaultHandlerTimeout       = 30 * time.Second
@@ -190,6 +214,21 @@ func (c Config) withDefaults() Config {
 	if c.Handover == "" {
 		c.Handover = HandoverAuto
 	}
+	if c.TranscriptMax == 0 {
+		c.TranscriptMax = DefaultTranscriptMax
+	}
+	if c.PersonTTL == 0 {
+		c.PersonTTL = DefaultPersonTTL
+	}
+	if c.KVTTL == 0 {
+		c.KVTTL = DefaultKVTTL
+	}
+	if c.NotifyRate == 0 {
+		c.NotifyRate = DefaultNotifyRate
+	}
+	if c.NotifyBurst == 0 {
+		c.NotifyBurst = DefaultNotifyBurst
+	}
 	if c.ReplacedCooldown == 0 {
 		c.ReplacedCooldown = DefaultReplacedCooldown
 	}
@@ -252,6 +291,24 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		bad("drainTimeout", "%v is negative", c.DrainTimeout)
+	}
+	if c.TranscriptRetention < 0 {
+		bad("transcriptRetention", "%v is negative", c.TranscriptRetention)
+	}
+	if c.TranscriptMax < 0 {
+		bad("transcriptMax", "%d is negative", c.TranscriptMax)
+	}
+	if c.PersonTTL < 0 {
+		bad("personTTL", "%v is negative", c.PersonTTL)
+	}
+	if c.KVTTL < 0 {
+		bad("kvTTL", "%v is negative", c.KVTTL)
+	}
+	if c.NotifyRate < 0 {
+		bad("notifyRate", "%v is negative", c.NotifyRate)
+	}
+	if c.NotifyBurst < 0 {
+		bad("notifyBurst", "%d is negative", c.NotifyBurst)
 	}
 	switch c.Handover {
 	case "", HandoverAuto, HandoverAlways, HandoverNever:

@@ -304,6 +304,9 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 	}
 	start := time.Now()
 	tr := a.startTrace(&ev, fields, rp)
+	if ev.Kind == event.MessageRequested && !a.e.cfg.Shadow {
+		a.deliverRequested(ctx, log, &ev, rp)
+	}
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp, tr)
 	c.Set, c.Delete = st.Changes()
 	tr.finish(fired, c.Set, c.Delete, herr)
@@ -355,11 +358,34 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		Presence: a.contactPresence,
 		Bot:      rules.Bot{Account: a.addr},
 		Now:      time.Now(),
+		KV:       kv{a}.read(ctx),
 	}
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
+		}
+	}
+	// The participant's state across conversations: read before the
+	// rules when an expression reads it, else once a rule fires (a
+	// handler may change it).
+	var person *event.State
+	who := personOf(ev)
+	loadPerson := func() {
+		if who == "" || person != nil {
+			return
+		}
+		f, err := a.loadPerson(ctx, who)
+		if err != nil {
+			log.WithError(err).Warn("person state unavailable")
+			keep(err)
+			f = store.Fields{}
+		}
+		person = event.NewState(f)
+	}
+	if set != nil && set.UsesPerson() {
+		if loadPerson(); person != nil {
+			in.Person = person.Map()
 		}
 	}
 	var matches []rules.Match
@@ -372,48 +398,46 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 			keep(err)
 		}
 	}
-	decided := new(decision)
+	if len(matches) > 0 {
+		loadPerson()
+		defer func() {
+			if person != nil {
+				keep(a.savePerson(ctx, who, person))
+			}
+		}()
+	}
+	decided := &decision{tr: tr}
 	var fired []string
 	step := 0
 	for _, m := range matches {
 		fired = append(fired, m.Rule.Name)
 		a.e.met.ruleMatches.WithLabelValues(a.addr, m.Rule.Name).Inc()
-		for i, s := range m.Rule.Do {
+		if m.Help != "" && !a.e.cfg.Shadow {
 			step++
-			hlog := log.WithFields(logrus.Fields{"rule": m.Rule.Name, "handler": s.Plugin})
-			if a.e.cfg.Shadow {
-				hlog.Info("shadow: would run handler")
-				tr.step(m.Rule.Name, s.Plugin, 0, nil, true)
-				continue
-			}
-			h, ok := s.Instance.(handlers.Handler)
-			if !ok {
-				hlog.Error("rule step has no handler instance")
-				continue
-			}
-			req := &handlers.Request{
-				Event: ev,
-				State: st,
-				Rule:  handlers.Rule{Name: m.Rule.Name, Handler: s.Plugin, Index: i, File: s.File, Line: s.Line},
-				Log:   hlog,
-				Reply: a.responder(ev, links, step, decided, rp).traced(tr),
-
-				IdempotencyKey: stepKey(ev.ID, step),
-				Redelivered:    rp.redelivered,
-			}
-			start := time.Now()
-			err := a.callHandler(ctx, h, req)
-			dur := time.Since(start)
-			a.e.met.handlerLatency.WithLabelValues(s.Plugin).Observe(dur.Seconds())
-			set.Observe(m.Rule, dur, err)
-			tr.step(m.Rule.Name, s.Plugin, dur, err, false)
-			if err != nil {
-				a.e.met.ruleErrors.WithLabelValues(a.addr, m.Rule.Name).Inc()
-				hlog.WithError(err).WithField("duration", dur).Warn("handler failed")
+			if err := a.responder(ev, links, step, decided, rp).Say(ctx, m.Help); err != nil {
+				log.WithError(err).Warn("help answer failed")
 				keep(err)
-			} else if debugEnabled(hlog) {
-				hlog.WithFields(logrus.Fields{"step": step, "duration": dur}).Debug("rule action ran")
 			}
+			continue
+		}
+		base := step
+		step += len(m.Rule.Do) // steps keep their numbers whatever runs
+		for i := range m.Rule.Do {
+			err := a.runStep(ctx, log, set, m.Rule, "do", i, base+i+1, ev, links, st, person, decided, rp, nil)
+			if err == nil {
+				continue
+			}
+			keep(err)
+			if len(m.Rule.OnError) == 0 {
+				continue
+			}
+			// on_error replaces the rest of do. Its steps are numbered
+			// apart, after the step that failed, so that the operation ids
+			// of the other steps do not depend on what failed.
+			for j := range m.Rule.OnError {
+				keep(a.runStep(ctx, log, set, m.Rule, "on_error", j, onErrorStep(base+i+1, j), ev, links, st, person, decided, rp, err))
+			}
+			break
 		}
 	}
 	// The invitation policy applies in shadow mode too: a shadow bot takes
@@ -426,6 +450,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		fired = append(fired, more...)
 		keep(err)
 	}
+	a.transcribe(ctx, log, ev, fired, decided.saidTexts())
 	return fired, firstErr
 }
 
@@ -458,6 +483,61 @@ type PanicError struct {
 
 // Error reports the panic value.
 func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.Value) }
+
+// onErrorStep numbers the j-th on_error step run after step failed.
+func onErrorStep(failed, j int) int { return 1_000_000 + failed*100 + j }
+
+// runStep runs one step of a rule (list is do or on_error, i its index)
+// as step number step of the event; failed is the error on_error steps
+// handle.
+func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rules.Set, r *rules.Rule, list string, i, step int,
+	ev *event.Event, links convLinks, st, person *event.State, decided *decision, rp replay, failed error) error {
+	s := r.Do
+	if list == "on_error" {
+		s = r.OnError
+	}
+	hlog := log.WithFields(logrus.Fields{"rule": r.Name, "handler": s[i].Plugin})
+	if list != "do" {
+		hlog = hlog.WithField("list", list)
+	}
+	if a.e.cfg.Shadow {
+		hlog.Info("shadow: would run handler")
+		decided.trace().step(r.Name, s[i].Plugin, 0, nil, true)
+		return nil
+	}
+	h, ok := s[i].Instance.(handlers.Handler)
+	if !ok {
+		hlog.Error("rule step has no handler instance")
+		return nil
+	}
+	req := &handlers.Request{
+		Event: ev,
+		State: st,
+		Rule:  handlers.Rule{Name: r.Name, Handler: s[i].Plugin, Index: i, File: s[i].File, Line: s[i].Line},
+		Log:   hlog,
+		Reply: a.responder(ev, links, step, decided, rp),
+
+		IdempotencyKey: stepKey(ev.ID, step),
+		Redelivered:    rp.redelivered,
+		Failed:         failed,
+		Person:         person,
+		KV:             kv{a},
+		Transcript:     a.transcriptText(ev),
+	}
+	start := time.Now()
+	err := a.callHandler(ctx, h, req)
+	dur := time.Since(start)
+	a.e.met.handlerLatency.WithLabelValues(s[i].Plugin).Observe(dur.Seconds())
+	set.Observe(r, dur, err)
+	decided.trace().step(r.Name, s[i].Plugin, dur, err, false)
+	if err != nil {
+		a.e.met.ruleErrors.WithLabelValues(a.addr, r.Name).Inc()
+		hlog.WithError(err).WithField("duration", dur).Warn("handler failed")
+	} else if debugEnabled(hlog) {
+		hlog.WithFields(logrus.Fields{"step": step, "duration": dur}).Debug("rule action ran")
+	}
+	return err
+}
 
 // stepKey is the idempotency key of an event's step: stable across
 // replays, as the steps of a rule set are numbered the same way each run.

@@ -252,19 +252,35 @@ func (e *Engine) Conversations(ctx context.Context) ([]ConversationInfo, error) 
 // ErrUnknownAccount: the account is not one the engine drives.
 var ErrUnknownAccount = errors.New("bot: unknown account")
 
-// DropConversation forgets a conversation's state and links.
-func (e *Engine) DropConversation(ctx context.Context, account, id string) error {
+// accountFor returns the account named (in any form of its address);
+// "" names the only account of an engine that drives one.
+func (e *Engine) accountFor(account string) (*account, error) {
+	if account == "" && len(e.accounts) == 1 {
+		return e.accounts[0], nil
+	}
 	for _, a := range e.accounts {
-		if strings.EqualFold(a.addr, normalizeAddress(account)) {
-			a.links.remove(id)
-			a.states.drop(id)
-			if err := e.store.DeleteState(ctx, a.addr, id); err != nil {
-				return fmt.Errorf("bot: drop %s %s: %w", a.addr, id, err)
-			}
-			return nil
+		if account != "" && strings.EqualFold(a.addr, normalizeAddress(account)) {
+			return a, nil
 		}
 	}
-	return fmt.Errorf("%w: %q", ErrUnknownAccount, account)
+	if account == "" {
+		return nil, fmt.Errorf("%w: name the account, this bot drives %d", ErrUnknownAccount, len(e.accounts))
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownAccount, account)
+}
+
+// DropConversation forgets a conversation's state and links.
+func (e *Engine) DropConversation(ctx context.Context, account, id string) error {
+	a, err := e.accountFor(account)
+	if err != nil || account == "" {
+		return fmt.Errorf("%w: %q", ErrUnknownAccount, account)
+	}
+	a.links.remove(id)
+	a.states.drop(id)
+	if err := e.store.DeleteState(ctx, a.addr, id); err != nil {
+		return fmt.Errorf("bot: drop %s %s: %w", a.addr, id, err)
+	}
+	return nil
 }
 
 func (e *Engine) timeScale() float64 {

@@ -256,11 +256,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// start runs an engine until the test ends.
-func start(t testing.TB, cfg Config, st store.Store, set *rules.Set) *running {
+// start runs an engine until the test ends; opts come after the test's
+// own (a logger, an HTTP client).
+func start(t testing.TB, cfg Config, st store.Store, set *rules.Set, opts ...Option) *running {
 	t.Helper()
 	obs := newRecorder()
-	e, err := New(cfg, WithStore(st), WithRules(staticRules{set}), WithObserver(obs), WithLogger(testLogger(t)))
+	e, err := New(cfg, append([]Option{WithStore(st), WithRules(staticRules{set}), WithObserver(obs), WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,4 +426,28 @@ func count(xs []string, x string) int {
 		}
 	}
 	return n
+}
+
+// crashable runs an engine built with opts until the test calls crash,
+// which stops it as a SIGKILL would: no goodbye to the server, no
+// handover, nothing written after.
+func crashable(t *testing.T, cfg Config, opts ...Option) (e *Engine, crash func()) {
+	t.Helper()
+	e, err := New(cfg, append([]Option{WithLogger(testLogger(t))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	var once sync.Once
+	crash = func() {
+		once.Do(func() {
+			e.testCrash()
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(crash)
+	return e, crash
 }

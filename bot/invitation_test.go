@@ -131,14 +131,7 @@ func TestEngine_a_replayed_invitation_answers_its_first_message_once(t *testing.
 	set, entered, gate := gated(t, "      - accept: {}\n")
 
 	dying := &appendWatch{dyingStore: newDyingStore(st, false, nil), stored: make(chan string, 16)}
-	e, err := New(cfg, WithStore(dying), WithRules(staticRules{set}), WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	_, crash := crashable(t, cfg, WithStore(dying), WithRules(staticRules{set}))
 	conv, err := sim.Invite(aliceURI, botURI, "m0")
 	if err != nil {
 		t.Fatal(err)
@@ -151,9 +144,7 @@ func TestEngine_a_replayed_invitation_answers_its_first_message_once(t *testing.
 	}
 	dying.kill()
 	close(gate)
-	e.testCrash()
-	cancel()
-	<-done
+	crash()
 	if got := botSaid(sim, ""); len(got) != 0 {
 		t.Fatalf("the first engine replied %q before it died", got)
 	}

@@ -17,11 +17,7 @@ func TestEngine_logs_a_line_per_event_rule_action_and_session_change_at_debug(t 
 	logger, hook := logtest.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
 	logger.SetOutput(io.Discard)
-	e, err := New(testConfig(sim), WithStore(tempBolt(t)), WithRules(staticRules{loadRules(t, echoRules)}), WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	(&running{e: e, obs: newRecorder()}).launch(t)
+	start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules), WithLogger(logger))
 	conv, err := sim.Invite(aliceURI, botURI, "m0")
 	if err != nil {
 		t.Fatal(err)

@@ -83,11 +83,7 @@ func TestEngine_an_accept_whose_answer_was_lost_succeeds(t *testing.T) {
 			set, errs := recording(t)
 			lose := &loseAnswers{next: http.DefaultTransport, with: tc.status, suffix: "/accept"}
 			lose.n.Store(1)
-			e, err := New(testConfig(sim), WithStore(tempBolt(t)), WithRules(staticRules{set}), WithLogger(testLogger(t)), WithHTTPClient(&http.Client{Transport: lose}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			(&running{e: e, obs: newRecorder()}).launch(t)
+			start(t, testConfig(sim), tempBolt(t), set, WithHTTPClient(&http.Client{Transport: lose}))
 			conv, err := sim.Invite(aliceURI, botURI, "m0")
 			if err != nil {
 				t.Fatal(err)
@@ -111,11 +107,7 @@ func TestEngine_an_addParticipant_whose_answer_was_lost_is_not_sent_again(t *tes
 	set, errs := recording(t)
 	lose := &loseAnswers{next: http.DefaultTransport, suffix: "/participantInvitations"}
 	lose.n.Store(1)
-	e, err := New(testConfig(sim), WithStore(tempBolt(t)), WithRules(staticRules{set}), WithLogger(testLogger(t)), WithHTTPClient(&http.Client{Transport: lose}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	(&running{e: e, obs: newRecorder()}).launch(t)
+	start(t, testConfig(sim), tempBolt(t), set, WithHTTPClient(&http.Client{Transport: lose}))
 	conv, err := sim.Invite(aliceURI, botURI, "m0")
 	if err != nil {
 		t.Fatal(err)
@@ -180,14 +172,7 @@ rules:
 	st := tempBolt(t)
 	cfg := testConfig(sim)
 	dying := newDyingStore(st, false, func(op, _ string) bool { return op == "complete" && len(hooked()) > 0 })
-	e, err := New(cfg, WithStore(dying), WithRules(staticRules{set}), WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
+	_, crash := crashable(t, cfg, WithStore(dying), WithRules(staticRules{set}))
 	conv, err := sim.Invite(aliceURI, botURI, "m0")
 	if err != nil {
 		t.Fatal(err)
@@ -197,9 +182,7 @@ rules:
 	case <-time.After(15 * time.Second):
 		t.Fatal("the first engine never completed the event")
 	}
-	e.testCrash()
-	cancel()
-	<-done
+	crash()
 
 	start(t, cfg, st, set)
 	waitReplies(t, sim, conv.ID(), "echo: m0")

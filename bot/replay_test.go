@@ -454,6 +454,9 @@ func TestEngine_a_poison_batch_does_not_wedge_the_event_channel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the poison_batch alarm", func() bool { return alarmValue(t, r.e, "poison_batch") >= 1 })
+	// An invitation sent before the new application is up would go to the
+	// one being given up; the account is ready again once it is.
+	waitUntil(t, "ready with a new application", func() bool { return r.e.Ready() == nil })
 	later, err := sim.Invite(bobURI, botURI, "after")
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,31 @@ type decision struct {
 	mu      sync.Mutex
 	decided bool
 	gone    bool // the invitation was gone before the bot accepted it
+	// said are the texts the event's steps sent, for the transcript.
+	said []string
+	// tr records the event's trace (nil: nobody traces).
+	tr *traceRec
+}
+
+func (d *decision) noteSaid(text string) {
+	d.mu.Lock()
+	d.said = append(d.said, text)
+	d.mu.Unlock()
+	d.tr.reply(text)
+}
+
+// trace is the event's trace recorder, nil when nobody traces.
+func (d *decision) trace() *traceRec {
+	if d == nil {
+		return nil
+	}
+	return d.tr
+}
+
+func (d *decision) saidTexts() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.said
 }
 
 func (d *decision) invitationGone() bool {
@@ -71,14 +96,6 @@ type responder struct {
 	// off is set when the engine abandoned the handler: every later call
 	// fails with ErrHandlerAbandoned.
 	off atomic.Bool
-	// tr records the texts sent (nil: nobody traces).
-	tr *traceRec
-}
-
-// traced makes r record the texts it sends in tr.
-func (r *responder) traced(tr *traceRec) *responder {
-	r.tr = tr
-	return r
 }
 
 func (r *responder) abandon() { r.off.Store(true) }
@@ -261,7 +278,9 @@ func (r *responder) send(ctx context.Context, contentType, text string) error {
 	if err := r.sendOnce(ctx, contentType, text); err != nil {
 		return &sendError{err}
 	}
-	r.tr.reply(text)
+	if r.decided != nil {
+		r.decided.noteSaid(text)
+	}
 	return nil
 }
 
@@ -528,17 +547,34 @@ func (r *responder) StartConversation(ctx context.Context, to, subject, text str
 	if r.off.Load() {
 		return ErrHandlerAbandoned
 	}
+	_, err := r.startConversation(ctx, to, subject, text)
+	return err
+}
+
+// startConversation is StartConversation; it returns the new
+// conversation's id when the server said it (not when a replay found the
+// conversation started by an earlier run).
+func (r *responder) startConversation(ctx context.Context, to, subject, text string) (conv string, err error) {
 	op := r.operationID()
-	return r.once(ctx, op, true, func() error {
+	var invitation string
+	err = r.once(ctx, op, true, func() error {
 		return r.a.call(ctx, "startMessaging", r.settled(ctx, op, func() error {
 			app, _ := r.a.currentApp()
 			if app == nil {
 				return errors.New("bot: no application")
 			}
-			_, err := r.a.client.StartMessaging(ctx, app, normalizeAddress(to), subject, text, op)
+			var err error
+			invitation, err = r.a.client.StartMessaging(ctx, app, normalizeAddress(to), subject, text, op)
 			return err
 		}))
 	})
+	if err != nil || invitation == "" {
+		return "", err
+	}
+	if inv, gerr := r.a.client.Get(ctx, invitation); gerr == nil {
+		conv = inv.Links.Href("conversation")
+	}
+	return conv, nil
 }
 
 // Invite adds to to the event's conversation.

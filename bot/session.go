@@ -12,6 +12,8 @@ import (
 
 	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/store"
+	"golang.org/x/time/rate"
+
 	"github.com/ucwabot/ucwabot/ucwa"
 )
 
@@ -55,6 +57,12 @@ type account struct {
 	states   *stateCache
 	commits  *committer
 	inboxLen atomic.Int64 // the inbox length the last batch write returned
+	// notifyLimit paces the notify API's requests taken by this instance.
+	notifyLimit *rate.Limiter
+	// persons caches the persons' state read in this lease tenure.
+	persons personCache
+	// transcripts serialises the transcript writes.
+	transcripts transcripts
 	// storedLinks are the conversation links the poller last wrote to the
 	// inbox (poller goroutine only; see slimLinks).
 	storedLinks map[string]uint64 // conversation → convLinks.sum
@@ -147,6 +155,8 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 		contacts: map[string]event.Presence{},
 		inflight: map[string]bool{},
 		pollNote: make(chan struct{}),
+
+		notifyLimit: newNotifyLimiter(e.cfg),
 	}
 	a.tr = newTranslator(addr, a.links, c.Get)
 	a.states = newStateCache(stateCacheIdle)

@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"context"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -36,6 +37,17 @@ type Request struct {
 	// State is the conversation's state; changes are written back when all
 	// the event's handlers have run.
 	State *event.State
+	// Person is the state kept for the event's participant across
+	// conversations (expressions read it as person.state); nil when the
+	// event has no remote participant. Changes are written back when all
+	// the event's handlers have run, field by field.
+	Person *event.State
+	// KV is the bot account's key/value space (expressions read it with
+	// kv("name")); nil where there is no store.
+	KV KV
+	// Transcript renders the conversation's transcript so far (before this
+	// event); nil when the bot keeps no transcripts.
+	Transcript func(ctx context.Context) (string, error)
 	// Rule is the rule whose action called the handler.
 	Rule Rule
 	// Log is scoped to account, conversation, rule and handler.
@@ -53,6 +65,21 @@ type Request struct {
 	// Redelivered is set when an earlier run of the event may have run
 	// this step already (a replay after a crash or a takeover).
 	Redelivered bool
+	// Failed, for a step of the rule's on_error list, is the error of the
+	// step of do that failed.
+	Failed error
+}
+
+// KV is a bot account's key/value space: values kept beside the
+// conversations, each with a TTL, written under the lease like
+// conversation state.
+type KV interface {
+	// Get decodes the value of name into v and reports whether it exists.
+	Get(ctx context.Context, name string, v any) (bool, error)
+	// Set stores v (as JSON) under name for ttl (0: the default TTL).
+	Set(ctx context.Context, name string, v any, ttl time.Duration) error
+	// Delete removes name.
+	Delete(ctx context.Context, name string) error
 }
 
 // Rule identifies the rule action that called a handler.

@@ -23,18 +23,28 @@ type TemplateData struct {
 	*event.Event
 	// State is the conversation's state, decoded.
 	State map[string]any
+	// Person is the participant's state across conversations, decoded.
+	Person map[string]any
 	// Rule is the rule action being run.
 	Rule Rule
+	// Error, in an on_error step, says why the step of do failed.
+	Error string
 }
 
 // NewTemplateData returns the template data of req.
 func NewTemplateData(req *Request) TemplateData {
-	d := TemplateData{Event: req.Event, Rule: req.Rule, State: map[string]any{}}
+	d := TemplateData{Event: req.Event, Rule: req.Rule, State: map[string]any{}, Person: map[string]any{}}
 	if d.Event == nil {
 		d.Event = &event.Event{}
 	}
 	if req.State != nil {
 		d.State = req.State.Map()
+	}
+	if req.Person != nil {
+		d.Person = req.Person.Map()
+	}
+	if req.Failed != nil {
+		d.Error = req.Failed.Error()
 	}
 	return d
 }

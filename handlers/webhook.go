@@ -62,7 +62,15 @@ type WebhookConfig struct {
 	// Backoff is the wait before the first retry (default 500ms); it grows
 	// exponentially, with jitter.
 	Backoff time.Duration `yaml:"backoff"`
+	// SaveAs, when set, stores the answer's JSON body in the
+	// conversation's state under this field: the rule's next steps read it
+	// in templates ({{.State.ticket.id}}) and later events in `when:`
+	// (state.ticket.id). An answer that is not JSON is then an error.
+	SaveAs string `yaml:"save_as"`
 }
+
+// maxWebhookAnswer bounds the answer body a webhook reads.
+const maxWebhookAnswer = 1 << 20
 
 // String shows the config without its secret.
 func (c WebhookConfig) String() string {
@@ -91,6 +99,9 @@ func (c *WebhookConfig) Validate() error {
 	if c.Timeout < 0 || c.Backoff < 0 {
 		return errors.New("webhook: timeout and backoff must not be negative")
 	}
+	if c.SaveAs != "" && !validStateField(c.SaveAs) {
+		return fmt.Errorf("webhook: save_as %q is not a state field name (letters, digits, _ and -)", c.SaveAs)
+	}
 	if c.Retries < -1 || c.Retries > 10 {
 		return fmt.Errorf("webhook: retries %d is not between -1 and 10", c.Retries)
 	}
@@ -116,6 +127,7 @@ type WebhookPayload struct {
 // Webhook POSTs the event as JSON to a URL, signed with HMAC-SHA256 when
 // it has a secret, retrying failures with exponential backoff.
 type Webhook struct {
+	saveAs  string
 	url     string
 	secret  []byte
 	timeout time.Duration
@@ -135,7 +147,7 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Webhook{url: c.URL, secret: []byte(c.Secret), timeout: c.Timeout, retries: c.Retries, backoff: c.Backoff}
+	h := &Webhook{url: c.URL, secret: []byte(c.Secret), timeout: c.Timeout, retries: c.Retries, backoff: c.Backoff, saveAs: c.SaveAs}
 	if c.SecretEnv != "" {
 		h.secret = []byte(os.Getenv(c.SecretEnv))
 	}
@@ -201,7 +213,8 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("webhook %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
 }
 
-// Handle posts the payload, retrying network errors, 429 and 5xx.
+// Handle posts the payload, retrying network errors, 429 and 5xx, and
+// stores the answer under SaveAs when set.
 func (h *Webhook) Handle(ctx context.Context, req *Request) error {
 	body, err := json.Marshal(WebhookPayload{Rule: req.Rule.Name, Event: req.Event})
 	if err != nil {
@@ -212,22 +225,35 @@ func (h *Webhook) Handle(ctx context.Context, req *Request) error {
 	b.MaxElapsedTime = 0
 	policy := backoff.WithContext(backoff.WithMaxRetries(b, uint64(h.retries)), ctx)
 	attempt := 0
+	var answer []byte
 	err = backoff.Retry(func() error {
 		attempt++
-		return h.post(ctx, req, body)
+		var err error
+		answer, err = h.post(ctx, req, body)
+		return err
 	}, policy)
 	if err != nil {
 		return fmt.Errorf("webhook: %d attempt(s): %w", attempt, err)
 	}
+	if h.saveAs == "" {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(answer, &v); err != nil {
+		return fmt.Errorf("webhook: POST %s: the answer is not JSON (save_as %s): %w", redactURL(h.url), h.saveAs, err)
+	}
+	if err := req.State.Set(h.saveAs, v); err != nil {
+		return fmt.Errorf("webhook: save_as: %w", err)
+	}
 	return nil
 }
 
-func (h *Webhook) post(ctx context.Context, req *Request, body []byte) error {
+func (h *Webhook) post(ctx context.Context, req *Request, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
 	if err != nil {
-		return backoff.Permanent(err)
+		return nil, backoff.Permanent(err)
 	}
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("User-Agent", "ucwabot-webhook")
@@ -246,26 +272,46 @@ func (h *Webhook) post(ctx context.Context, req *Request, body []byte) error {
 		if errors.As(err, &uerr) {
 			err = uerr.Err // url.Error repeats the URL, which may carry user info
 		}
-		return fmt.Errorf("POST %s: %w", redactURL(h.url), err)
+		return nil, fmt.Errorf("POST %s: %w", redactURL(h.url), err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	answer, rerr := io.ReadAll(io.LimitReader(resp.Body, maxWebhookAnswer+1))
 	resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		return nil
+		switch {
+		case rerr != nil:
+			return nil, fmt.Errorf("POST %s: reading the answer: %w", redactURL(h.url), rerr)
+		case len(answer) > maxWebhookAnswer:
+			return nil, backoff.Permanent(fmt.Errorf("POST %s: the answer is larger than %d bytes", redactURL(h.url), maxWebhookAnswer))
+		}
+		return answer, nil
 	}
 	if resp.StatusCode/100 == 3 {
-		return backoff.Permanent(fmt.Errorf("POST %s: HTTP %d redirect to %s not followed: webhooks post only to the URL in the rules",
+		return nil, backoff.Permanent(fmt.Errorf("POST %s: HTTP %d redirect to %s not followed: webhooks post only to the URL in the rules",
 			redactURL(h.url), resp.StatusCode, redactURL(resp.Header.Get("Location"))))
 	}
 	serr := &StatusError{URL: redactURL(h.url), Status: resp.StatusCode}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return serr
+		return nil, serr
 	}
-	return backoff.Permanent(serr)
+	return nil, backoff.Permanent(serr)
 }
 
 // Cleanup closes the webhook's idle connections.
 func (h *Webhook) Cleanup() error {
 	h.client.CloseIdleConnections()
 	return nil
+}
+
+// validStateField reports whether name can be a state field that
+// expressions read as state.NAME.
+func validStateField(name string) bool {
+	if name == "" || len(name) > 100 {
+		return false
+	}
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

@@ -23,9 +23,23 @@ type Input struct {
 	// nil when the bot has none.
 	Presence func(uri string) (event.Presence, bool)
 	Bot      Bot
+	// Person is the state kept for the event's participant across
+	// conversations (person.state); nil reads as empty. The engine loads it
+	// only for a Set that UsesPerson.
+	Person map[string]any
+	// KV reads the bot-wide key/value space (kv("name")); nil reads every
+	// name as missing.
+	KV func(name string) (any, bool)
 	// Now is the evaluation time; zero means time.Now(). It is shown to
 	// expressions in the Set's time zone.
 	Now time.Time
+}
+
+// Person is the event's participant as expressions see it under person:
+// the URI and the state kept for them across conversations.
+type Person struct {
+	URI   string         `expr:"uri"`
+	State map[string]any `expr:"state"`
 }
 
 // Bot describes the bot account to expressions.
@@ -43,6 +57,7 @@ type Env struct {
 	Conversation event.Conversation `expr:"conversation"`
 	Message      event.Message      `expr:"message"`
 	State        map[string]any     `expr:"state"`
+	Person       Person             `expr:"person"`
 	Bot          Bot                `expr:"bot"`
 	Now          time.Time          `expr:"now"`
 	Vars         map[string]any     `expr:"vars"`
@@ -52,6 +67,7 @@ type Env struct {
 	Between   func(from, to string) bool      `expr:"between"`
 	Weekday   func() string                   `expr:"weekday"`
 	Weekend   func() bool                     `expr:"weekend"`
+	KV        func(name string) any           `expr:"kv"`
 
 	// The pure helpers. They are typed fields rather than expr.Function so
 	// that the VM calls them directly, without an argument slice.
@@ -83,6 +99,13 @@ func newEnv(vars map[string]any) *Env {
 		return event.Presence{URI: uri}
 	}
 	e.Available = func(uri string) bool { return e.Presence(uri).Available() }
+	e.KV = func(name string) any {
+		if e.in == nil || e.in.KV == nil {
+			return nil
+		}
+		v, _ := e.in.KV(name)
+		return v
+	}
 	e.Between = func(from, to string) bool {
 		// Constant clock strings were checked at load time (clockCheck);
 		// others that do not parse make the range empty.
@@ -133,6 +156,7 @@ func (e *Env) bind(in *Input, loc *time.Location) {
 	e.Conversation = ev.Conversation
 	e.Message = ev.Message
 	e.State = in.State
+	e.Person = Person{URI: ev.Participant.URI, State: in.Person}
 	e.Bot = in.Bot
 	now := in.Now
 	if now.IsZero() {
@@ -145,7 +169,7 @@ func (e *Env) bind(in *Input, loc *time.Location) {
 // unbind drops the references to the last input, so a pooled Env keeps no
 // event alive.
 func (e *Env) unbind() {
-	e.in, e.Event, e.State = nil, EventView{}, nil
+	e.in, e.Event, e.State, e.Person = nil, EventView{}, nil, Person{}
 	e.box = [numStringFields]any{}
 	e.Participant, e.Conversation, e.Message = event.Participant{}, event.Conversation{}, event.Message{}
 }

@@ -72,24 +72,28 @@ type pos struct {
 func at(file string, n *yaml.Node) pos { return pos{file, n.Line, n.Column} }
 
 type loader struct {
-	opts    Options
-	errs    Errors
-	seen    map[string]bool // absolute paths loaded
-	hash    hash.Hash       // sha256 of the files' base names and contents
-	files   []string
-	vars    map[string]any
-	varPos  map[string]pos
-	tz      string
-	tzPos   pos
-	invPos  pos
-	invNode *yaml.Node
-	subs    []string
-	rules   []*Rule
-	names   map[string]*Rule
-	src     map[string][]byte // file name → content, for expression positions
-	stack   []string          // absolute paths of the files being read, outermost first
-	deps    []string          // files the handlers read, in the order first seen
-	depSeen map[string]bool   // absolute paths of deps, and "$NAME" of environment variables
+	opts   Options
+	errs   Errors
+	seen   map[string]bool // absolute paths loaded
+	hash   hash.Hash       // sha256 of the files' base names and contents
+	files  []string
+	vars   map[string]any
+	varPos map[string]pos
+	tz     string
+	tzPos  pos
+	// helpWord is the files' help.command (nil: not set); helpIntro its
+	// intro.
+	helpWord  *string
+	helpIntro string
+	invPos    pos
+	invNode   *yaml.Node
+	subs      []string
+	rules     []*Rule
+	names     map[string]*Rule
+	src       map[string][]byte // file name → content, for expression positions
+	stack     []string          // absolute paths of the files being read, outermost first
+	deps      []string          // files the handlers read, in the order first seen
+	depSeen   map[string]bool   // absolute paths of deps, and "$NAME" of environment variables
 }
 
 func newLoader(opts Options) *loader {
@@ -250,6 +254,8 @@ func (l *loader) loadFile(name string, data []byte) {
 			}
 		case "invitations":
 			l.invitations(name, v)
+		case "help":
+			l.help(name, v)
 		case "rules":
 			if v.Kind != yaml.SequenceNode {
 				l.errorf(at(name, v), "", "rules", "want a list of rules")
@@ -262,7 +268,7 @@ func (l *loader) loadFile(name string, data []byte) {
 			if strings.HasPrefix(k.Value, "x-") {
 				continue // a place for anchors (x-defaults: &defaults), read only through aliases
 			}
-			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, rules, or x-NAME for anchors)", k.Value)
+			l.errorf(at(name, k), "", "", "unknown key %q (known: version, timezone, vars, include, subscribe, invitations, help, rules, or x-NAME for anchors)", k.Value)
 		}
 	}
 }
@@ -424,7 +430,7 @@ func (l *loader) invitations(file string, v *yaml.Node) {
 	}
 }
 
-var ruleKeys = "name, description, on, when, do, stop, enabled, priority, cooldown"
+var ruleKeys = "name, description, on, when, do, on_error, stop, enabled, priority, cooldown, command, help, restrict_to"
 
 func (l *loader) loadRule(file string, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
@@ -444,7 +450,7 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 	} else if prev, dup := l.names[name]; dup {
 		l.errorf(at(file, n), name, "name", "already used by the rule at %s:%d", prev.File, prev.Line)
 	}
-	var haveOn, haveDo bool
+	var haveOn, haveDo, haveCommand bool
 	var whenNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -480,7 +486,9 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 			r.When, whenNode = v.Value, v
 		case "do":
 			haveDo = true
-			l.loadSteps(file, name, r, v)
+			r.Do = l.loadSteps(file, name, "do", v)
+		case "on_error":
+			r.OnError = l.loadSteps(file, name, "on_error", v)
 		case "stop":
 			r.Stop = l.boolean(file, name, "stop", v)
 		case "enabled":
@@ -493,11 +501,24 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 			r.Priority = n
 		case "cooldown":
 			r.Cooldown = l.cooldown(file, name, v)
+		case "command":
+			haveCommand = true
+			l.command(file, r, v)
+		case "help":
+			if v.Kind != yaml.ScalarNode {
+				l.errorf(p, name, "help", "want a line of text saying what the command does")
+			}
+			r.Help = v.Value
+		case "restrict_to":
+			l.restrictTo(file, r, v)
 		default:
 			l.errorf(at(file, k), name, "", "unknown key %q (known: %s)", k.Value, ruleKeys)
 		}
 	}
-	if !haveOn {
+	if r.Help != "" && r.Command == "" {
+		l.errorf(at(file, n), name, "help", "a rule with help needs a command: the help answer lists commands")
+	}
+	if !l.checkCommand(file, n, r, haveOn) && !haveCommand {
 		l.errorf(at(file, n), name, "on", "required: the event kinds the rule is for")
 	}
 	if !haveDo {
@@ -528,13 +549,14 @@ func (l *loader) boolean(file, rule, field string, v *yaml.Node) bool {
 	return b
 }
 
-func (l *loader) loadSteps(file, rule string, r *Rule, v *yaml.Node) {
+func (l *loader) loadSteps(file, rule, list string, v *yaml.Node) []Step {
 	if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
-		l.errorf(at(file, v), rule, "do", "want a list of handler calls such as `- reply: {text: hi}`")
-		return
+		l.errorf(at(file, v), rule, list, "want a list of handler calls such as `- reply: {text: hi}`")
+		return nil
 	}
+	var steps []Step
 	for i, item := range v.Content {
-		field := fmt.Sprintf("do[%d]", i)
+		field := fmt.Sprintf("%s[%d]", list, i)
 		var s Step
 		switch {
 		case item.Kind == yaml.ScalarNode && item.Value != "":
@@ -549,8 +571,9 @@ func (l *loader) loadSteps(file, rule string, r *Rule, v *yaml.Node) {
 			l.errorf(at(file, item), rule, field, "want a plugin name, or one plugin name mapped to its parameters")
 			continue
 		}
-		r.Do = append(r.Do, s)
+		steps = append(steps, s)
 	}
+	return steps
 }
 
 func (l *loader) cooldown(file, rule string, v *yaml.Node) *Cooldown {
@@ -824,33 +847,34 @@ func (l *loader) finish() (*Set, error) {
 			loc, _ = time.LoadLocation(l.tz)
 		}
 	}
-	s := &Set{loc: loc, vars: l.vars, files: l.files, subs: dedupe(l.subs), byKind: map[event.Kind][]*Rule{}}
+	s := &Set{loc: loc, vars: l.vars, files: l.files, subs: dedupe(l.subs), byKind: map[event.Kind][]*Rule{},
+		helpWord: DefaultHelpCommand, helpIntro: DefaultHelpIntro}
+	if l.helpWord != nil {
+		s.helpWord = *l.helpWord
+	}
+	if l.helpIntro != "" {
+		s.helpIntro = l.helpIntro
+	}
+	for _, r := range l.rules {
+		s.hasCommands = s.hasCommands || r.Command != "" && r.Enabled
+		if r.Command != "" && r.Command == s.helpWord {
+			s.helpWord = "" // a rule answers it
+		}
+	}
 	if l.invNode != nil {
 		s.invitation = l.compile(l.invPos.file, "", "invitations.accept", l.invNode)
 	}
 	for _, r := range l.rules {
 		if r.whenNode != nil {
+			s.usesPerson = s.usesPerson || strings.Contains(r.whenNode.Value, "person")
 			r.program = l.compile(r.File, r.Name, "when", r.whenNode)
 			r.whenNode = nil
 		}
 	}
 	if l.opts.Build != nil {
 		for _, r := range l.rules {
-			for i := range r.Do {
-				st := &r.Do[i]
-				inst, err := l.opts.Build(st.Plugin, st.Params)
-				if err != nil {
-					e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("do[%d] %s", i, st.Plugin), Msg: err.Error()}
-					l.relocate(e, st)
-					l.errs = append(l.errs, e)
-					continue
-				}
-				st.Instance = inst
-				l.dependencies(st)
-				if tp, ok := inst.(Templated); ok {
-					l.checkTemplates(r, i, st, tp)
-				}
-			}
+			l.build(r, "do", r.Do)
+			l.build(r, "on_error", r.OnError)
 		}
 	}
 	s.all, s.deps = l.rules, l.deps
@@ -882,6 +906,26 @@ func (l *loader) finish() (*Set, error) {
 	s.version = "sha256:" + hex.EncodeToString(l.hash.Sum(nil)[:6])
 	s.pool.New = func() any { return &evaluator{env: newEnv(s.vars)} }
 	return s, nil
+}
+
+// build builds the handler instances of a rule's steps (list names them
+// in errors: do or on_error).
+func (l *loader) build(r *Rule, list string, steps []Step) {
+	for i := range steps {
+		st := &steps[i]
+		inst, err := l.opts.Build(st.Plugin, st.Params)
+		if err != nil {
+			e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("%s[%d] %s", list, i, st.Plugin), Msg: err.Error()}
+			l.relocate(e, st)
+			l.errs = append(l.errs, e)
+			continue
+		}
+		st.Instance = inst
+		l.dependencies(st)
+		if tp, ok := inst.(Templated); ok {
+			l.checkTemplates(r, list, i, st, tp)
+		}
+	}
 }
 
 var paramLine = regexp.MustCompile(`^line (\d+): `)

@@ -23,10 +23,20 @@ type Rule struct {
 	On          []event.Kind
 	When        string // the condition's source; empty means always
 	Do          []Step
-	Stop        bool
-	Enabled     bool
-	Priority    int
-	Cooldown    *Cooldown
+	// OnError are the steps run instead of the rest of Do when a step of
+	// Do fails; none means the rest of Do runs anyway.
+	OnError  []Step
+	Stop     bool
+	Enabled  bool
+	Priority int
+	Cooldown *Cooldown
+	// Command, when set, is the word a message must start with (lower
+	// case); Help says what it does, for the help answer.
+	Command string
+	Help    string
+	// RestrictTo, when not empty, are the SIP URIs and domains of the
+	// people the rule fires for.
+	RestrictTo []string
 
 	File      string // where the rule starts
 	Line, Col int

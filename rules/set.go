@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,12 +31,26 @@ type Set struct {
 	closeOnce  sync.Once
 	closeErr   error
 	invErrors  atomic.Uint64
+	// The help answer (command.go).
+	helpWord, helpIntro string
+	hasCommands         bool
+	usesPerson          bool
 }
 
-// Match is a rule that fired for an event.
+// UsesPerson reports whether an expression reads person.state: the engine
+// then loads the participant's state before it evaluates the rules.
+func (s *Set) UsesPerson() bool { return s.usesPerson }
+
+// Match is a rule that fired for an event, or the help answer.
 type Match struct {
 	Rule *Rule
+	// Help, when not empty, is the answer to a person who asked for help:
+	// the commands they may use. Rule is then the HelpRule.
+	Help string
 }
+
+// HelpRule stands for the help answer in a Match.
+var HelpRule = &Rule{Name: "help", On: []event.Kind{event.MessageReceived}, Enabled: true}
 
 // Marker records cooldown marks. Mark reports whether key was not marked
 // yet (and marks it for ttl). The engine's implementation keeps marks in
@@ -111,6 +126,9 @@ func (s *Set) Eval(ctx context.Context, in *Input, m Marker) ([]Match, error) {
 	if in.Event == nil {
 		return nil, errors.New("rules: Eval without an event")
 	}
+	if h := s.helpFor(in.Event); h != "" {
+		return []Match{{Rule: HelpRule, Help: h}}, nil
+	}
 	rs := s.byKind[in.Event.Kind]
 	if len(rs) == 0 {
 		return nil, nil
@@ -120,6 +138,9 @@ func (s *Set) Eval(ctx context.Context, in *Input, m Marker) ([]Match, error) {
 	var out []Match
 	var errs []error
 	for _, r := range rs {
+		if !r.fits(in.Event) {
+			continue
+		}
 		ok, err := ev.run(r.program)
 		if err != nil {
 			r.stats.errors.Add(1)
@@ -234,7 +255,7 @@ func (s *Set) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		for _, r := range s.all {
-			for _, st := range r.Do {
+			for _, st := range append(slices.Clip(r.Do), r.OnError...) {
 				if c, ok := st.Instance.(cleaner); ok {
 					if err := c.Cleanup(); err != nil {
 						errs = append(errs, fmt.Errorf("rule %q: %s: %w", r.Name, st.Plugin, err))

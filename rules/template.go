@@ -322,7 +322,7 @@ func closest(s string, names []string) string {
 
 // checkTemplates checks the templates of a step's instance, reporting each
 // problem where the template names the field.
-func (l *loader) checkTemplates(r *Rule, i int, st *Step, tp Templated) {
+func (l *loader) checkTemplates(r *Rule, list string, i int, st *Step, tp Templated) {
 	srcs, data := tp.Templates()
 	if data == nil {
 		return
@@ -333,7 +333,7 @@ func (l *loader) checkTemplates(r *Rule, i int, st *Step, tp Templated) {
 			continue // the plugin reports templates that do not parse
 		}
 		for _, p := range probs {
-			e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("do[%d] %s", i, st.Plugin),
+			e := &Error{File: st.File, Line: st.Line, Col: st.Col, Rule: r.Name, Field: fmt.Sprintf("%s[%d] %s", list, i, st.Plugin),
 				Msg: fmt.Sprintf("template {{%s}}: %s", p.text, p.msg)}
 			if n := findScalar(st.Params, src); n != nil {
 				e.Line, e.Col = n.Line, n.Column

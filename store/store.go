@@ -36,6 +36,7 @@ type Store interface {
 	States
 	Inbox
 	Marks
+	Values
 	Sessions
 	Leases
 	// Ping reports whether the store is reachable (readiness).
@@ -141,6 +142,22 @@ type Marks interface {
 	Mark(ctx context.Context, account, key string, ttl time.Duration) (bool, error)
 	// Unmark removes key.
 	Unmark(ctx context.Context, account, key string) error
+}
+
+// Values are small records beside the conversations, each with a TTL:
+// what the notify API answers with, per-person state, the bot-wide
+// key/value space. Keys are the caller's; the engine gives each use a
+// prefix of its own ("notify:", "person:", "kv:").
+type Values interface {
+	// SetValue stores value under key for ttl (zero or less: no expiry)
+	// after checking the fence; a stale fence writes nothing and fails
+	// with ErrFenced.
+	SetValue(ctx context.Context, account string, fence int64, key string, value []byte, ttl time.Duration) error
+	// GetValue returns the value; ErrNotFound when it is missing or
+	// expired.
+	GetValue(ctx context.Context, account, key string) ([]byte, error)
+	// DeleteValue removes key after checking the fence.
+	DeleteValue(ctx context.Context, account string, fence int64, key string) error
 }
 
 // Session is what a restarted or taking-over instance needs to resume a

@@ -52,6 +52,11 @@ const (
 	// SubscriptionExpiring: a presence subscription is about to expire.
 	// The engine extends it by itself; the event lets rules observe it.
 	SubscriptionExpiring Kind = "subscription.expiring"
+	// MessageRequested: the notify API asked the bot to send a message
+	// (Message) to a person (Participant.URI, in a new conversation) or
+	// in an open conversation. The engine sends it before the rules run;
+	// rules may listen to it, for example to log or forward alerts.
+	MessageRequested Kind = "message.requested"
 )
 
 var kinds = []Kind{
@@ -59,6 +64,7 @@ var kinds = []Kind{
 	ParticipantJoined, ParticipantLeft, ParticipantUpdated,
 	MessageReceived, MessageSent, MessageFailed, Typing,
 	ConversationEnded, PresenceChanged, SubscriptionExpiring,
+	MessageRequested,
 }
 
 // Kinds returns every kind the engine emits, sorted.

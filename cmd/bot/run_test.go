@@ -118,6 +118,8 @@ http:
   listen: %s
 admin:
   token_env: ADMIN_TOKEN
+transcripts:
+  retention: 1h
 log:
   format: json
   level: debug
@@ -178,6 +180,8 @@ log:
 		}
 	}
 	adminAPI(t, base, token, filepath.Join(dir, "rules", "bot.yaml"))
+	notifyAPI(t, ctx, ctl, base, token, cfg)
+	transcriptAPI(t, base, token)
 
 	if code := bot.stop(t); code != 0 {
 		t.Errorf("bot run exited %d; output:\n%s", code, bot.output())
@@ -374,5 +378,105 @@ http:
 	r := runBot(t, "", []string{"BOT_PASSWORD=pw"}, "run", "--config", cfg)
 	if r.code != 1 || !strings.Contains(r.stderr, cfg+":10:3: http.listen: \"0.0.0.0:0\" is not a loopback address") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// notifyAPI drives the notify API of a running bot: bot say writes to
+// alice once per key, and bad requests get 4xx with a JSON error.
+func notifyAPI(t *testing.T, ctx context.Context, ctl *simctl.Client, base, token, cfg string) {
+	t.Helper()
+	say := func() map[string]any {
+		t.Helper()
+		r := runBot(t, "", []string{"ADMIN_TOKEN=" + token}, "say", "--config", cfg, "--to", "sip:alice@example.com",
+			"--subject", "deploy", "--key", "deploy-1", "deploy", "done")
+		if r.code != 0 {
+			t.Fatalf("bot say exited %d: %s%s", r.code, r.stdout, r.stderr)
+		}
+		var res map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			t.Fatalf("bot say printed %q: %v", r.stdout, err)
+		}
+		return res
+	}
+	first := say()
+	if first["status"] != "sent" || first["id"] == "" || first["conversation"] == "" {
+		t.Fatalf("bot say: %v, want sent with id and conversation", first)
+	}
+	if again := say(); again["id"] != first["id"] || again["status"] != "sent" {
+		t.Fatalf("bot say again with the same key: %v, want %v", again, first)
+	}
+	said := func() int {
+		convs, err := ctl.Conversations(ctx, "sip:bot@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range convs {
+			ms, err := ctl.Transcript(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += countFrom(ms, "sip:bot@example.com", "deploy done")
+		}
+		return n
+	}
+	eventually(t, 30*time.Second, "alice gets the message", func() error {
+		if n := said(); n != 1 {
+			return fmt.Errorf("said %d times", n)
+		}
+		return nil
+	})
+	code, body, _ := httpDo(http.MethodGet, base+"/api/v1/messages/"+first["id"].(string), token, nil)
+	if code != http.StatusOK || !strings.Contains(body, `"status": "sent"`) {
+		t.Errorf("GET the message: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		body, token string
+		code        int
+		says        string
+	}{
+		{`{"to": "sip:alice@example.com", "txt": "x"}`, token, http.StatusBadRequest, `unknown field`},
+		{`{"to": "sip:alice@example.com", "text": 5}`, token, http.StatusBadRequest, `want a string, at byte 41`},
+		{`{"to": "alice", "text": "x"}`, token, http.StatusBadRequest, "not a SIP URI"},
+		{`{"account": "sip:nobody@example.com", "to": "sip:alice@example.com", "text": "x"}`, token, http.StatusNotFound, "unknown account"},
+		{`{"to": "sip:alice@example.com", "text": "x"}`, "", http.StatusUnauthorized, "Bearer"},
+	} {
+		code, body, err := httpDo(http.MethodPost, base+"/api/v1/messages", tc.token, strings.NewReader(tc.body))
+		if err != nil || code != tc.code || !strings.Contains(body, tc.says) {
+			t.Errorf("POST %s: %d %s %v; want %d saying %q", tc.body, code, body, err, tc.code, tc.says)
+		}
+	}
+	if n := said(); n != 1 {
+		t.Errorf("after the refused requests alice got the message %d times", n)
+	}
+}
+
+// transcriptAPI reads the transcripts the bot kept through the admin API.
+func transcriptAPI(t *testing.T, base, token string) {
+	t.Helper()
+	var list struct {
+		Transcripts []struct{ Account, Conversation string } `json:"transcripts"`
+	}
+	code, body, err := httpDo(http.MethodGet, base+"/admin/transcripts?limit=10", token, nil)
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &list) != nil || len(list.Transcripts) == 0 {
+		t.Fatalf("GET /admin/transcripts: %d %s %v", code, body, err)
+	}
+	found := false
+	for _, tr := range list.Transcripts {
+		code, body, err := httpDo(http.MethodGet, base+"/admin/transcripts/entries?conversation="+url.QueryEscape(tr.Conversation)+"&limit=50", token, nil)
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET the transcript of %s: %d %s %v", tr.Conversation, code, body, err)
+		}
+		found = found || strings.Contains(body, `"text": "hello bot"`) && strings.Contains(body, `"text": "echo: hello bot"`)
+	}
+	if !found {
+		t.Errorf("no transcript holds the conversation with alice: %v", list)
+	}
+	if code, body, _ := httpDo(http.MethodGet, base+"/admin/transcripts/entries?conversation=nope", token, nil); code != http.StatusNotFound {
+		t.Errorf("an unknown transcript: %d %s", code, body)
+	}
+	// With an admin token configured every admin call needs it.
+	if code, _, _ := httpDo(http.MethodGet, base+"/admin/transcripts", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("GET /admin/transcripts without the token: %d, want 401", code)
 	}
 }

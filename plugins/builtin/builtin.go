@@ -1,6 +1,6 @@
 // Package builtin registers the built-in handlers of package handlers as
 // plugins in plugins.Default: reply, set, unset, accept, decline,
-// forward, webhook, log and leave. Link it in with a blank import (or
+// forward, webhook, log, leave and transcript. Link it in with a blank import (or
 // import plugins/standard, which links every plugin of this repository).
 package builtin
 
@@ -23,6 +23,7 @@ func RegisterAll(r *plugins.Registry) {
 	r.Register("webhook", plugins.Define(build(handlers.NewWebhook)))
 	r.Register("log", plugins.Define(build(handlers.NewLog)))
 	r.Register("leave", plugins.Define(build(handlers.NewLeave)))
+	r.Register("transcript", plugins.Define(build(handlers.NewTranscript)))
 }
 
 // build adapts a constructor returning a concrete handler to Define's

@@ -40,13 +40,15 @@ type conversation struct {
 	m     *memMarker
 	c     Case
 	state *event.State
-	rec   *handlerstest.Recorder
-	log   logrus.FieldLogger
+	// persons are the participants' states across the case's steps.
+	persons map[string]*event.State
+	rec     *handlerstest.Recorder
+	log     logrus.FieldLogger
 }
 
 func runCase(set *rules.Set, m *memMarker, file string, i int, c Case) Result {
 	res := Result{Case: c.Name, File: file, Line: c.Line, Rules: []string{}, Calls: []string{}}
-	conv := &conversation{set: set, m: m, c: c, state: newState(c.State), rec: handlerstest.NewRecorder(), log: discardLog()}
+	conv := &conversation{set: set, m: m, c: c, state: newState(c.State), persons: map[string]*event.State{}, rec: handlerstest.NewRecorder(), log: discardLog()}
 	for uri, a := range c.Presence {
 		conv.rec.SetPresence(uri, a)
 	}
@@ -97,8 +99,9 @@ func (cv *conversation) step(caseIndex, stepIndex int, s Step) (ruleNames, calls
 			}
 			return event.Presence{}, false
 		},
-		Bot: rules.Bot{Account: bot},
-		Now: now,
+		Bot:    rules.Bot{Account: bot},
+		Now:    now,
+		Person: cv.person(ev).Map(),
 	}
 	matches, err := cv.set.Eval(context.Background(), in, cv.m)
 	if err != nil {
@@ -139,22 +142,40 @@ func (cv *conversation) handle(ev *event.Event, matches []rules.Match) ([]handle
 	var fails []string
 	before := len(cv.rec.Actions())
 	for _, mt := range matches {
-		for i, st := range mt.Rule.Do {
-			where := fmt.Sprintf("rule %q do[%d] %s", mt.Rule.Name, i, st.Plugin)
+		if mt.Help != "" {
+			if err := cv.rec.Say(context.Background(), mt.Help); err != nil {
+				fails = append(fails, "help answer: "+err.Error())
+			}
+			continue
+		}
+		run := func(list string, i int, st rules.Step, failed error) error {
+			where := fmt.Sprintf("rule %q %s[%d] %s", mt.Rule.Name, list, i, st.Plugin)
 			h, ok := st.Instance.(handlers.Handler)
 			if !ok {
 				fails = append(fails, where+": no handler was built (load the rules with the plugins to run handlers)")
-				continue
+				return nil
 			}
 			req := &handlers.Request{
-				Event: ev,
-				State: cv.state,
-				Rule:  handlers.Rule{Name: mt.Rule.Name, Handler: st.Plugin, Index: i, File: st.File, Line: st.Line},
-				Log:   cv.log,
-				Reply: cv.rec,
+				Event:  ev,
+				State:  cv.state,
+				Rule:   handlers.Rule{Name: mt.Rule.Name, Handler: st.Plugin, Index: i, File: st.File, Line: st.Line},
+				Log:    cv.log,
+				Reply:  cv.rec,
+				Failed: failed,
+				Person: cv.person(ev),
 			}
-			if err := callHandler(h, req); err != nil {
+			err := callHandler(h, req)
+			if err != nil && (list != "do" || len(mt.Rule.OnError) == 0) {
 				fails = append(fails, where+": "+err.Error())
+			}
+			return err
+		}
+		for i, st := range mt.Rule.Do {
+			if err := run("do", i, st, nil); err != nil && len(mt.Rule.OnError) > 0 {
+				for j, oe := range mt.Rule.OnError {
+					_ = run("on_error", j, oe, err)
+				}
+				break
 			}
 		}
 	}
@@ -318,4 +339,16 @@ func discardLog() logrus.FieldLogger {
 	l := logrus.New()
 	l.Out = io.Discard
 	return l
+}
+
+// person returns the state kept for the event's participant in this case.
+func (cv *conversation) person(ev *event.Event) *event.State {
+	uri := strings.ToLower(ev.Participant.URI)
+	if uri == "" || ev.Participant.Local {
+		return event.NewState(nil)
+	}
+	if cv.persons[uri] == nil {
+		cv.persons[uri] = event.NewState(nil)
+	}
+	return cv.persons[uri]
 }

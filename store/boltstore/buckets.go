@@ -15,6 +15,7 @@ import (
 //	queued/<eventID>      seq of the queued entry
 //	done/<eventID>        expiry, unix nanoseconds
 //	marks/<key>           expiry, unix nanoseconds (0: never)
+//	values/<key>          expiry (unix nanoseconds, 0: never), then the value
 //	meta/session          JSON store.Session
 //	meta/lease            JSON lease record
 //	meta/fence            current fencing token
@@ -27,6 +28,7 @@ var (
 	bucketDone     = []byte("done")
 	bucketMarks    = []byte("marks")
 	bucketMeta     = []byte("meta")
+	bucketValues   = []byte("values")
 
 	keySession = []byte("session")
 	keyLease   = []byte("lease")
@@ -85,13 +87,16 @@ func (s *Store) sweep(now time.Time) error {
 	return s.batch("sweep", "", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAccounts).ForEachBucket(func(acct []byte) error {
 			a := tx.Bucket(bucketAccounts).Bucket(acct)
-			for _, name := range [][]byte{bucketDone, bucketMarks} {
+			for _, name := range [][]byte{bucketDone, bucketMarks, bucketValues} {
 				b := a.Bucket(name)
 				if b == nil {
 					continue
 				}
 				var stale [][]byte
 				if err := b.ForEach(func(k, v []byte) error {
+					if len(v) > 8 {
+						v = v[:8] // a value: its expiry comes first
+					}
 					if !live(v, now) {
 						stale = append(stale, append([]byte(nil), k...))
 					}

@@ -17,6 +17,7 @@ import (
 //	<prefix>:{<account>}:done:<event>  done mark, PX DoneTTL
 //	<prefix>:{<account>}:mark:<key>    cooldown / send-once mark, PX ttl
 //	<prefix>:{<account>}:session       JSON store.Session
+//	<prefix>:{<account>}:value:<key>   string, PX ttl (Values)
 type keys struct {
 	base string // "<prefix>:{<account>}:"
 }
@@ -38,5 +39,6 @@ func (k keys) queued() string           { return k.base + "queued" }
 func (k keys) done(eventID string) string {
 	return k.base + "done:" + eventID
 }
-func (k keys) mark(key string) string { return k.base + "mark:" + key }
-func (k keys) session() string        { return k.base + "session" }
+func (k keys) mark(key string) string  { return k.base + "mark:" + key }
+func (k keys) session() string         { return k.base + "session" }
+func (k keys) value(key string) string { return k.base + "value:" + key }

@@ -125,6 +125,22 @@ return convs
 `)
 
 // saveSessionScript: KEYS fence, session; ARGV fence, JSON.
+// setValueScript: KEYS fence, value; ARGV fence, value, ttl ms (0: none).
+var setValueScript = redis.NewScript(fenceCheck + `
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1
+`)
+
+// deleteValueScript: KEYS fence, value; ARGV fence.
+var deleteValueScript = redis.NewScript(fenceCheck + `
+redis.call('DEL', KEYS[2])
+return 1
+`)
+
 var saveSessionScript = redis.NewScript(fenceCheck + `
 redis.call('SET', KEYS[2], ARGV[2])
 return 1

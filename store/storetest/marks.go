@@ -32,6 +32,51 @@ func testMarks(t *testing.T, newStore NewStore) {
 	mark("sent:op1", time.Hour, false)
 }
 
+func testValues(t *testing.T, newStore NewStore) {
+	s, ctx, acct := newStore(t), ctxFor(t), account()
+	get := func(key, want string) {
+		t.Helper()
+		got, err := s.GetValue(ctx, acct, key)
+		if want == "" {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("get %s = %q, %v; want ErrNotFound", key, got, err)
+			}
+			return
+		}
+		must(t, err, "get "+key)
+		if string(got) != want {
+			t.Fatalf("get %s = %q, want %q", key, got, want)
+		}
+	}
+	get("missing", "")
+	must(t, s.SetValue(ctx, acct, 0, "kv:a", []byte(`{"n":1}`), 0), "set a")
+	must(t, s.SetValue(ctx, acct, 0, "kv:short", []byte("x"), 150*time.Millisecond), "set short")
+	get("kv:a", `{"n":1}`)
+	get("kv:short", "x")
+	must(t, s.SetValue(ctx, acct, 0, "kv:a", []byte(`{"n":2}`), time.Hour), "overwrite a")
+	get("kv:a", `{"n":2}`)
+	time.Sleep(300 * time.Millisecond)
+	get("kv:short", "")
+	if _, err := s.GetValue(ctx, account(), "kv:a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account reads kv:a: %v", err)
+	}
+	// A holder that lost the lease writes nothing.
+	l1, err := s.AcquireLease(ctx, acct, "one", 100*time.Millisecond)
+	must(t, err, "acquire")
+	time.Sleep(200 * time.Millisecond)
+	l2, err := s.AcquireLease(ctx, acct, "two", time.Minute)
+	must(t, err, "take over")
+	if err := s.SetValue(ctx, acct, l1.Token, "kv:a", []byte("stale"), 0); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("set with a stale fence = %v, want ErrFenced", err)
+	}
+	if err := s.DeleteValue(ctx, acct, l1.Token, "kv:a"); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("delete with a stale fence = %v, want ErrFenced", err)
+	}
+	get("kv:a", `{"n":2}`)
+	must(t, s.DeleteValue(ctx, acct, l2.Token, "kv:a"), "delete")
+	get("kv:a", "")
+}
+
 func testSessions(t *testing.T, newStore NewStore) {
 	s, ctx, acct := newStore(t), ctxFor(t), account()
 	if _, err := s.LoadSession(ctx, acct); !errors.Is(err, store.ErrNotFound) {

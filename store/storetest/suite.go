@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"pending_marks_redelivered_entries", testPendingMarksRedelivered},
 		{"complete_forget_removes_the_ended_conversation", testCompleteForget},
 		{"marks_expire", testMarks},
+		{"values_round_trip_expire_and_are_fenced", testValues},
 		{"session_round_trip", testSessions},
 		{"session_holds_no_secret", testSessionNoSecret},
 		{"lease_acquire_and_held", testLeaseHeld},

@@ -240,3 +240,23 @@ func (s *Server) ForceResume(uri string) {
 		a.events.wakeup()
 	}
 }
+
+// Unacknowledged returns how many events the live applications of botURI hold that their
+// event channels have not acknowledged: queued, or delivered in a batch that no later P-GET
+// acknowledged yet. Zero means the bot has everything the server emitted so far.
+func (s *Server) Unacknowledged(botURI string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[normURI(botURI)]
+	n := 0
+	for _, a := range s.apps {
+		if a.user != u || !a.alive() {
+			continue
+		}
+		n += len(a.events.pending)
+		for _, b := range a.events.batches {
+			n += len(b.items)
+		}
+	}
+	return n
+}

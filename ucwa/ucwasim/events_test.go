@@ -201,3 +201,29 @@ func TestForceResume_leaves_an_unfetched_invitations_message_undelivered(t *test
 		t.Errorf("unfetched invitation's message = %+v, want undelivered", m)
 	}
 }
+
+func TestUnacknowledged_counts_events_until_the_next_P_GET_acknowledges_them(t *testing.T) {
+	const uri = "sip:bot@contoso.com"
+	s := newServer(t, Options{})
+	bot := available(t, s, uri)
+	for i := 0; s.Unacknowledged(uri) > 0; i++ {
+		if i == 5 {
+			t.Fatalf("%d events stay unacknowledged after 5 P-GETs", s.Unacknowledged(uri))
+		}
+		bot.poll()
+	}
+	if _, err := s.Invite("sip:alice@contoso.com", uri, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Unacknowledged(uri); n == 0 {
+		t.Fatal("an invitation is queued, Unacknowledged says 0")
+	}
+	bot.poll()
+	if n := s.Unacknowledged(uri); n == 0 {
+		t.Fatal("the batch is delivered but not acknowledged, Unacknowledged says 0")
+	}
+	bot.poll()
+	if n := s.Unacknowledged(uri); n != 0 {
+		t.Fatalf("after the acknowledging P-GET: %d", n)
+	}
+}

@@ -61,6 +61,7 @@ func commands() []*command {
 		configCheckCommand(),
 		benchCommand(),
 		chaosCommand(),
+		sayCommand(),
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
 	return list

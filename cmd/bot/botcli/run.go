@@ -118,6 +118,8 @@ func serveWith(ctx context.Context, stdio Stdio, cfg *config.Config, playground 
 		Gatherer:      reg,
 		Rules:         ruleAdmin{reloader},
 		Conversations: conversationAdmin{eng},
+		Notify:        notifyAdmin{eng},
+		Transcripts:   transcriptAdmin{eng},
 		Token:         token,
 		Logger:        log,
 
@@ -126,7 +128,7 @@ func serveWith(ctx context.Context, stdio Stdio, cfg *config.Config, playground 
 		AllowLoopbackWithoutToken: cfg.Admin.AllowLoopbackWithoutToken,
 		Console:                   consoleHandler(ctx, cfg, bcfg, playground, hub, eng, reg, reloader, redactor, log),
 	})
-	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics, /admin/ and the web console at /console/")
+	log.WithField("listen", l.Addr().String()).Info("serving /healthz, /readyz, /metrics, /admin/, /api/v1/ and the web console at /console/")
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -202,6 +204,11 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		InstanceID:           cfg.Engine.InstanceID,
 		Shadow:               cfg.Engine.Shadow,
 		Handover:             cfg.Engine.Handover,
+		NotifyRate:           cfg.Engine.NotifyRate,
+		PersonTTL:            cfg.Engine.PersonTTL,
+		TranscriptRetention:  cfg.Transcripts.Retention,
+		TranscriptMax:        cfg.Transcripts.MaxEntries,
+		NotifyBurst:          cfg.Engine.NotifyBurst,
 		BackoffMax:           cfg.Engine.Backoff.Max,
 		BackoffInitial:       cfg.Engine.Backoff.Initial,
 		BackoffMultiplier:    cfg.Engine.Backoff.Multiplier,

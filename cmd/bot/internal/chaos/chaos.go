@@ -102,7 +102,8 @@ type run struct {
 	ctl         *simctl.Client
 	inst        []*instance
 	convs       []*conv
-	outage      time.Time // when the current Redis outage began; zero: none
+	outage      time.Time   // when the current Redis outage began; zero: none
+	erasures    []time.Time // when Redis was stopped to restart empty (no appendonly)
 }
 
 type instance struct {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
 )
@@ -37,10 +38,15 @@ type Checked struct {
 	// UndeliveredUnanswered are messages without a reply that the simulator
 	// marked undelivered (their sender was told): not lost by the bot, but
 	// time the account was not served.
-	UndeliveredUnanswered int       `json:"undelivered_unanswered"`
-	Duplicated            int       `json:"duplicated"` // replies beyond the first to one message
-	Wrong                 int       `json:"wrong"`      // replies with a wrong counter or out of order
-	Findings              []Finding `json:"findings,omitempty"`
+	UndeliveredUnanswered int `json:"undelivered_unanswered"`
+	// Erased are messages without a reply said shortly before Redis
+	// restarted empty (no appendonly): the restart erased the inbox entry
+	// or the cursor that held them. Counted apart from Lost; each is named
+	// in the findings with the restart.
+	Erased     int       `json:"erased_by_empty_restart"`
+	Duplicated int       `json:"duplicated"` // replies beyond the first to one message
+	Wrong      int       `json:"wrong"`      // replies with a wrong counter or out of order
+	Findings   []Finding `json:"findings,omitempty"`
 }
 
 // Check applies the invariants to the transcripts, keyed by the
@@ -55,6 +61,19 @@ type Checked struct {
 //     wrong, once per break in the count: the state was applied twice,
 //     without its reply, or out of order).
 func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
+	return CheckErased(transcripts, bot, nil)
+}
+
+// ErasedWindow is how long before an empty Redis restart a message may
+// have been said for the restart to have erased it: the time it can spend
+// between its delivery and its completion when the store pauses and the
+// lease moves (lease TTL, takeover, replay) before the restart's stop.
+const ErasedWindow = time.Minute
+
+// CheckErased is Check for a run in which Redis restarted empty at the
+// times in erasures: a message without a reply said within ErasedWindow
+// before one of them counts as Erased, not Lost.
+func CheckErased(transcripts map[string][]ucwasim.Message, bot string, erasures []time.Time) Checked {
 	var r Checked
 	labels := make([]string, 0, len(transcripts))
 	for l := range transcripts {
@@ -70,7 +89,7 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 		}
 		said := map[int]bool{}
 		undelivered := map[int]bool{}
-		at := map[int]string{}
+		at := map[int]time.Time{}
 		replies := map[int]int{}
 		lastReplied, expect := 0, 1
 		for _, m := range transcripts[label] {
@@ -81,7 +100,7 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 				}
 				k, _ := strconv.Atoi(sm[2])
 				said[k] = true
-				at[k] = m.Time.UTC().Format("15:04:05.000")
+				at[k] = m.Time
 				r.Delivered++
 				if m.Undelivered {
 					r.Undelivered++
@@ -138,8 +157,13 @@ func Check(transcripts map[string][]ucwasim.Message, bot string) Checked {
 				r.UndeliveredUnanswered++
 				continue
 			}
+			if e, ok := erasedBy(at[k], erasures); ok {
+				r.Erased++
+				add(k, "message %q said at %s has no reply: erased by the empty Redis restart at %s", userText(mustAtoi(label[1:]), k), clock(at[k]), clock(e))
+				continue
+			}
 			r.Lost++
-			add(k, "message %q said at %s has no reply", userText(mustAtoi(label[1:]), k), at[k])
+			add(k, "message %q said at %s has no reply", userText(mustAtoi(label[1:]), k), clock(at[k]))
 		}
 	}
 	return r
@@ -181,6 +205,18 @@ func WithNewIMs(transcripts map[string][]ucwasim.Message, ids map[string]string,
 	}
 	return out
 }
+
+// erasedBy returns the first empty restart within ErasedWindow after t.
+func erasedBy(t time.Time, erasures []time.Time) (time.Time, bool) {
+	for _, e := range erasures {
+		if !t.After(e) && e.Sub(t) <= ErasedWindow {
+			return e, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 
 func mustAtoi(s string) int {
 	n, _ := strconv.Atoi(s)

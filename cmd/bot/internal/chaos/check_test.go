@@ -96,3 +96,21 @@ func TestCheck_a_reply_sent_as_a_new_IM_answers_its_message(t *testing.T) {
 		t.Errorf("WithNewIMs changed its input: %d messages", len(ts["c1"]))
 	}
 }
+
+func TestCheck_a_message_said_just_before_an_empty_Redis_restart_is_erased_not_lost(t *testing.T) {
+	ms := msgs(alice, "c1 m1", botURI, "[c1 m1] n=1", alice, "c1 m2", alice, "c1 m3")
+	restart := ms[2].Time.Add(30 * time.Second) // after m2 (t0+4s) and m3 (t0+6s)
+	got := CheckErased(map[string][]ucwasim.Message{"c1": ms}, botURI, []time.Time{restart})
+	if got.Lost != 0 || got.Erased != 2 {
+		t.Fatalf("lost %d, erased %d; want 0, 2 (%+v)", got.Lost, got.Erased, got.Findings)
+	}
+	if !strings.Contains(got.Findings[0].What, "erased by the empty Redis restart at") {
+		t.Errorf("finding %q does not name the restart", got.Findings[0].What)
+	}
+	// Long before a restart, or after it, a message without a reply is lost.
+	for _, at := range []time.Time{ms[2].Time.Add(ErasedWindow + 10*time.Second), ms[0].Time} {
+		if got := CheckErased(map[string][]ucwasim.Message{"c1": ms}, botURI, []time.Time{at}); got.Lost != 2 || got.Erased != 0 {
+			t.Errorf("restart at %v: lost %d, erased %d; want 2, 0", at, got.Lost, got.Erased)
+		}
+	}
+}

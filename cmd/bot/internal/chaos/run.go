@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,7 +236,10 @@ func (r *run) collect(ctx context.Context) (Checked, error) {
 	}
 	ts = WithNewIMs(ts, ids, sent)
 	r.transcripts = ts
-	return Check(ts, botURI), nil
+	r.mu.Lock()
+	erasures := slices.Clone(r.erasures)
+	r.mu.Unlock()
+	return CheckErased(ts, botURI, erasures), nil
 }
 
 // traffic: people invite the bot, write numbered messages, join and leave.
@@ -444,6 +448,11 @@ func (r *run) processFaults(ctx context.Context, rnd *mrand.Rand) {
 		case "Redis restarted":
 			r.logf("restart redis (pid %d)", r.redis.pid())
 			r.beginOutage()
+			if !r.o.AppendOnly {
+				r.mu.Lock()
+				r.erasures = append(r.erasures, time.Now())
+				r.mu.Unlock()
+			}
 			r.stop(r.redis, syscall.SIGTERM, 5*time.Second)
 			time.Sleep(5 * time.Second)
 			if err := r.startRedis(context.Background()); err != nil {
@@ -551,6 +560,7 @@ func (rep *Report) Print(w interface{ Write([]byte) (int, error) }) {
 	p("%-40s %d", "replies", c.Replies)
 	p("%-40s %d", "lost (delivered, no reply)", c.Lost)
 	p("%-40s %d", "undelivered (sender told), no reply", c.UndeliveredUnanswered)
+	p("%-40s %d", "erased by an empty Redis restart", c.Erased)
 	p("%-40s %d", "duplicated (reply sent twice)", c.Duplicated)
 	p("%-40s %d", "state wrong or out of order", c.Wrong)
 	p("%-40s %d", "crashes", len(rep.Crashes))

@@ -34,6 +34,9 @@ type Config struct {
 	Engine Engine `yaml:"engine"`
 	// KeepAlive holds the timings that keep a UCWA session alive.
 	KeepAlive KeepAlive `yaml:"keepalive"`
+	// Transcripts says whether and how long conversations' transcripts
+	// are kept.
+	Transcripts Transcripts `yaml:"transcripts"`
 
 	// file is the path the config was read from ("" when built in code).
 	file string
@@ -167,8 +170,26 @@ type Engine struct {
 	// auto (leave it to a standby when one is there), always, or never
 	// (delete it, ending the open conversations).
 	Handover string `yaml:"handover"`
+	// NotifyRate and NotifyBurst pace the notify API (POST
+	// /api/v1/messages) per account and instance: messages a second, and
+	// the burst allowed above it.
+	NotifyRate float64 `yaml:"notify_rate"`
+	// PersonTTL is how long a person's state (person.state) is kept after
+	// its last change.
+	PersonTTL   time.Duration `yaml:"person_ttl"`
+	NotifyBurst int           `yaml:"notify_burst"`
 	// Backoff paces reconnection after errors.
 	Backoff Backoff `yaml:"backoff"`
+}
+
+// Transcripts keeps each conversation's messages, joins and leaves, the
+// bot's replies and the rules that fired.
+type Transcripts struct {
+	// Retention is how long a transcript is kept after its last entry; 0
+	// keeps none (the default: no chat content is stored).
+	Retention time.Duration `yaml:"retention"`
+	// MaxEntries bounds one transcript; the oldest entries go first.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // Backoff paces retries: Initial, times Multiplier per attempt, at most
@@ -203,15 +224,19 @@ const (
 // over it.
 func Default() *Config {
 	return &Config{
-		Store: Store{Path: DefaultStorePath, Prefix: "ucwabot"},
-		HTTP:  HTTP{Listen: DefaultListen},
-		Log:   Log{Format: "json", Level: "info"},
+		Store:       Store{Path: DefaultStorePath, Prefix: "ucwabot"},
+		HTTP:        HTTP{Listen: DefaultListen},
+		Log:         Log{Format: "json", Level: "info"},
+		Transcripts: Transcripts{MaxEntries: 1000},
 		Engine: Engine{
 			Workers:        8,
 			QueueSize:      256,
 			HandlerTimeout: 10 * time.Second,
 			DrainTimeout:   10 * time.Second,
 			Handover:       "auto",
+			NotifyRate:     1,
+			PersonTTL:      90 * 24 * time.Hour,
+			NotifyBurst:    20,
 			LeaseTTL:       15 * time.Second,
 			Backoff: Backoff{
 				Initial:    time.Second,

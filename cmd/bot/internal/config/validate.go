@@ -135,6 +135,15 @@ func (c *Config) Validate() error {
 			add(k, "%s is not positive", positive[k])
 		}
 	}
+	if e.PersonTTL < time.Minute {
+		add("engine.person_ttl", "%s is under 1m", e.PersonTTL)
+	}
+	if e.NotifyRate <= 0 || e.NotifyRate > 1000 {
+		add("engine.notify_rate", "%g is outside (0, 1000] messages a second", e.NotifyRate)
+	}
+	if e.NotifyBurst < 1 || e.NotifyBurst > 10000 {
+		add("engine.notify_burst", "%d is outside 1..10000", e.NotifyBurst)
+	}
 	switch e.Handover {
 	case "auto", "always", "never":
 	default:
@@ -151,6 +160,13 @@ func (c *Config) Validate() error {
 	}
 	if e.Backoff.Jitter < 0 || e.Backoff.Jitter >= 1 {
 		add("engine.backoff.jitter", "%g is outside [0, 1)", e.Backoff.Jitter)
+	}
+
+	if c.Transcripts.Retention < 0 {
+		add("transcripts.retention", "%s is negative", c.Transcripts.Retention)
+	}
+	if n := c.Transcripts.MaxEntries; n < 1 || n > 100000 {
+		add("transcripts.max_entries", "%d is outside 1..100000", n)
 	}
 
 	k := c.KeepAlive

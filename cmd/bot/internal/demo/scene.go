@@ -154,14 +154,15 @@ func (s *scene) do(ctx context.Context, line string) error {
 }
 
 // settle waits until the bot handled at least one event after before, has
-// no event read and unhandled, has seen the echo of every message it sent
-// (so the events its replies cause are in), and then handled none for the
-// quiet period.
+// acknowledged every event the simulator emitted (so the events that the
+// bot's own answers cause, such as the participants of an accepted
+// invitation, are in), has no event read and unhandled, has seen the echo
+// of every message it sent, and then handled none for the quiet period.
 func (s *scene) settle(ctx context.Context, before int) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		n, last, unechoed := s.tr.progress()
-		if n > before && unechoed <= 0 && s.pending() == 0 && time.Since(last) >= s.quiet {
+		if n > before && unechoed <= 0 && s.sim.Unacknowledged(botURI) == 0 && s.pending() == 0 && time.Since(last) >= s.quiet {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -28,6 +28,8 @@ func (a *admin) routes() http.Handler {
 	mux.Handle("POST /admin/rules/reload", jsonOnly(http.HandlerFunc(a.reloadRules)))
 	mux.HandleFunc("GET /admin/conversations", a.listConversations)
 	mux.Handle("DELETE /admin/conversations", jsonOnly(http.HandlerFunc(a.dropConversation)))
+	mux.HandleFunc("GET /admin/transcripts", a.listTranscripts)
+	mux.HandleFunc("GET /admin/transcripts/entries", a.getTranscript)
 	return mux
 }
 

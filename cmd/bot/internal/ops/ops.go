@@ -1,7 +1,8 @@
 // Package ops is the service's HTTP face for operators: /healthz, /readyz,
-// /metrics in Prometheus format, the admin API under /admin/, and the web
-// console under /console/ (Options.Console), whose calls pass the admin
-// API's checks.
+// /metrics in Prometheus format, the admin API under /admin/, the notify
+// API under /api/v1/ (notify.go), which shares its authentication, and the
+// web console under /console/ (Options.Console), whose calls pass the
+// admin API's checks.
 //
 // The admin API answers requests from loopback addresses only, unless a
 // token is configured; with a token every admin call must carry
@@ -39,6 +40,10 @@ type Options struct {
 	Rules RuleAdmin
 	// Conversations lists and drops conversation state.
 	Conversations ConversationAdmin
+	// Notify takes the notify API's messages (/api/v1/).
+	Notify Notifier
+	// Transcripts lists and returns the kept transcripts.
+	Transcripts TranscriptAdmin
 	// Token, when not empty, is the bearer token admin calls must carry.
 	Token string
 	// Listen is the address the server listens on (host:port, the
@@ -141,6 +146,7 @@ func Handler(o Options) http.Handler {
 	}
 	a := &admin{o: o}
 	mux.Handle("/admin/", sameSite(a.guard(a.routes())))
+	mux.Handle("/api/v1/", sameSite(a.guard(notifyRoutes(o))))
 	if o.Console != nil {
 		mux.Handle("/console/api/", sameSite(a.guard(o.Console)))
 		pages := o.Console
