@@ -164,3 +164,38 @@ func BenchmarkTraceHook(b *testing.B) {
 		})
 	}
 }
+
+func TestEngine_traces_the_steps_shadow_mode_did_not_run(t *testing.T) {
+	tl := &traceLog{}
+	tl.on.Store(true)
+	sim := newSim(t, 1)
+	cfg := testConfig(sim)
+	cfg.Shadow = true
+	set := loadRules(t, `
+rules:
+  - name: echo
+    on: [message.received]
+    do:
+      - echo: {}
+`)
+	e, err := New(cfg, WithStore(tempBolt(t)), WithRules(staticRules{set}), WithTracer(tl), WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{e: e, obs: newRecorder()}
+	r.launch(t)
+	if _, err := sim.Invite(aliceURI, botURI, "one"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tl.messages()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ms := tl.messages()
+	if len(ms) != 1 {
+		t.Fatalf("traces of messages: %d, want 1", len(ms))
+	}
+	if s := ms[0].Steps; len(s) != 1 || !s[0].Shadow || s[0].Plugin != "echo" || len(ms[0].Replies) != 0 {
+		t.Errorf("shadow trace steps %+v replies %q, want one echo step marked shadow and no reply", s, ms[0].Replies)
+	}
+}
