@@ -26,6 +26,7 @@ var fuzzConfigs = []string{
 		"keepalive: {activity_interval: 3m38s, subscription_duration: 10m, poll_timeout: 30m}\n",
 	"accounts: &a [{address: a@b.c, password_env: P}]\nrules: *a\n",
 	"accounts:\n  - {address: a@b.c, password_env: P, \"odd\\nkey\": 1}\nrules: [rules/]\n",
+	"engine: {backoff: {multiplier: NaN, jitter: .5}}\naccounts: [{address: a@b.c, password_env: P}]\nrules: [rules/]\n",
 	"engine: {backoff: {multiplier: 2e0, jitter: .5}}\naccounts: [{address: a@b.c, password_env: P}]\nrules: [rules/]\n",
 }
 
