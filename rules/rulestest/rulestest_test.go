@@ -289,3 +289,24 @@ func TestRunConversation_failures_name_the_step_and_the_difference(t *testing.T)
 		t.Errorf("report without plugins:\n%s", out)
 	}
 }
+
+func TestParse_steps_shared_by_an_alias_or_a_merge_key_have_their_lines(t *testing.T) {
+	for name, src := range map[string]string{
+		"alias": "cases:\n  - name: a\n    steps: &s\n      - {event: {kind: typing}, expect: {rules: []}}\n  - name: b\n    steps: *s\n",
+		"merge": "cases:\n  - &a {name: a, steps: [{event: {kind: typing}, expect: {rules: []}}]}\n  - {<<: *a, name: b}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := rulestest.Parse("c.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range f.Cases {
+				for i, s := range c.Steps {
+					if s.Line < 1 {
+						t.Errorf("case %q: step %d has line %d", c.Name, i+1, s.Line)
+					}
+				}
+			}
+		})
+	}
+}
