@@ -72,6 +72,8 @@ func FuzzAdminRequest(f *testing.F) {
 		}
 		f.Add(uint8(i), drop, "application/json; charset=utf-8", "http://127.0.0.1:8080", []byte(`{"account":"sip:bot@example.com","id":"/ucwa/conv/1"}`))
 		f.Add(uint8(i), drop, "text/plain", "https://evil.example", []byte("account=x"))
+		f.Add(uint8(i), drop, "text/plain", "", []byte("account=x"))
+		f.Add(uint8(i), drop, "", "", []byte("{}"))
 		f.Add(uint8(i), drop, "application/json", "", []byte(`{"a":`))
 		f.Add(uint8(i|0x80), drop, "application/json", "", []byte("null"))
 	}
