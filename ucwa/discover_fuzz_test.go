@@ -131,7 +131,6 @@ func (b *discoveryBed) client(tb testing.TB, derived, insecure bool) (*ucwa.Clie
 		},
 		// The test server's certificate names none of the hosts.
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test servers only
-		DisableKeepAlives: true,
 	}
 	cfg := ucwa.Config{
 		Address:        "sip:bot@contoso.com",
