@@ -130,7 +130,7 @@ func (b *discoveryBed) client(tb testing.TB, derived, insecure bool) (*ucwa.Clie
 			return (&net.Dialer{}).DialContext(ctx, "tcp", target)
 		},
 		// The test server's certificate names none of the hosts.
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test servers only
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test servers only
 	}
 	cfg := ucwa.Config{
 		Address:        "sip:bot@contoso.com",
