@@ -357,6 +357,8 @@ func positioned(name string, err error) error {
 	}
 	lines := make([]string, len(msgs))
 	for i, msg := range msgs {
+		// A message that quotes a multi-line value stays one line.
+		msg = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
 		lines[i] = name + ": " + msg
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			lines[i] = fmt.Sprintf("%s:%s: %s", name, m[1], m[2])
