@@ -31,7 +31,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad invitation", "cases:\n  - name: a\n    event: {kind: invitation.received}\n    expect: {invitation: maybe}\n", `c.yaml:2: case "a": expect.invitation: want accept or decline, got "maybe"`},
 		{"no name", "cases:\n  - event: {kind: typing}\n", `c.yaml:2: case 1: name is required`},
 		{"no cases", "cases: []\n", `c.yaml: no cases`},
-		{"a multi-line value in a YAML message", "0\n\n0", "c.yaml:1: cannot unmarshal !!str `0\\n\\n0` into rulestest.File"},
+		{"a multi-line value in a YAML message", "0\n\n0", "c.yaml:1: cannot unmarshal !!str `0\\n0` into rulestest.File"},
 		{"event and steps", "cases:\n  - name: a\n    event: {kind: typing}\n    steps:\n      - event: {kind: typing}\n        expect: {rules: []}\n", `c.yaml:2: case "a": give either event and expect, or steps`},
 		{"step without expect", "cases:\n  - name: a\n    steps:\n      - event: {kind: typing}\n        expect: {rules: []}\n      - event: {kind: typing}\n", `c.yaml:6: case "a": steps[1].expect: want rules, calls`},
 		{"step bad kind", "cases:\n  - name: a\n    steps:\n      - event: {kind: typed}\n        expect: {rules: []}\n", `c.yaml:4: case "a": steps[0]: event.kind: unknown event kind "typed"`},
