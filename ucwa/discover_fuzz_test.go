@@ -115,9 +115,11 @@ func (b *discoveryBed) client(tb testing.TB, derived, insecure bool) (*ucwa.Clie
 	}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				host = addr
+			// Not net.SplitHostPort, which refuses some hosts the URL
+			// parser lets through (l]ncdiscover.contoso.com).
+			host, port := addr, ""
+			if i := strings.LastIndex(addr, ":"); i >= 0 {
+				host, port = addr[:i], addr[i+1:]
 			}
 			target := b.plainSrv.Listener.Addr().String()
 			switch {
