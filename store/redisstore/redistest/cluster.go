@@ -228,3 +228,36 @@ func (c *Cluster) logs() string {
 	}
 	return b.String()
 }
+
+// replicaOf returns the running node that replicates primary.
+func (c *Cluster) replicaOf(primary *Server) *Server {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, n := range c.Nodes {
+		if n == primary || !n.Running() {
+			continue
+		}
+		info, err := c.client(n).Info(ctx, "replication").Result()
+		if err == nil && strings.Contains(info, "master_port:"+strconv.Itoa(primary.port)+"\r\n") {
+			return n
+		}
+	}
+	c.t.Fatalf("redistest: cluster: %s has no running replica", primary.Addr())
+	return nil
+}
+
+// SyncReplicaOf waits until every write the primary of key's slot took
+// so far has reached its replica.
+func (c *Cluster) SyncReplicaOf(key string) {
+	c.t.Helper()
+	syncReplica(c.t, c.MasterOf(key))
+}
+
+// CutReplicationOf stops the replica of key's primary from receiving its
+// writes: what the primary takes from now on is lost when it is killed.
+func (c *Cluster) CutReplicationOf(key string) {
+	c.t.Helper()
+	p := c.MasterOf(key)
+	cutReplication(c.t, p, c.replicaOf(p))
+}

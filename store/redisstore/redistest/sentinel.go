@@ -241,3 +241,32 @@ func tail(s *Server) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// replica returns the running data server that is not p.
+func (d *Sentinel) replicaOf(p *Server) *Server {
+	d.t.Helper()
+	for _, s := range d.Data {
+		if s != p && s.Running() {
+			return s
+		}
+	}
+	d.t.Fatalf("redistest: the primary %s has no running replica", p.Addr())
+	return nil
+}
+
+// SyncReplica waits until every write the primary took so far has
+// reached the replica.
+func (d *Sentinel) SyncReplica() {
+	d.t.Helper()
+	syncReplica(d.t, d.Primary())
+}
+
+// CutReplication stops the replica from receiving the primary's writes:
+// what the primary takes from now on is lost when it is killed, as the
+// writes of an asynchronous replica's last moments are. The sentinels
+// still see both servers up.
+func (d *Sentinel) CutReplication() {
+	d.t.Helper()
+	p := d.Primary()
+	cutReplication(d.t, p, d.replicaOf(p))
+}
