@@ -27,30 +27,20 @@ type replicated interface {
 
 type sentinelDeployment struct{ d *redistest.Sentinel }
 
-func (s sentinelDeployment) URL() string { return s.d.URL() }
-func (s sentinelDeployment) sync()       { s.d.SyncReplica() }
-func (s sentinelDeployment) cut()        { s.d.CutReplication() }
-func (s sentinelDeployment) failover() time.Duration {
-	old := s.d.KillPrimary()
-	start := time.Now()
-	s.d.WaitPromotion(old, 45*time.Second)
-	return time.Since(start)
-}
+func (s sentinelDeployment) URL() string             { return s.d.URL() }
+func (s sentinelDeployment) sync()                   { s.d.SyncReplica() }
+func (s sentinelDeployment) cut()                    { s.d.CutReplication() }
+func (s sentinelDeployment) failover() time.Duration { return s.d.Failover(45 * time.Second) }
 
 type clusterDeployment struct {
 	c   *redistest.Cluster
 	key string // a key in the account's slot
 }
 
-func (c clusterDeployment) URL() string { return c.c.URL() }
-func (c clusterDeployment) sync()       { c.c.SyncReplicaOf(c.key) }
-func (c clusterDeployment) cut()        { c.c.CutReplicationOf(c.key) }
-func (c clusterDeployment) failover() time.Duration {
-	old := c.c.KillMasterOf(c.key)
-	start := time.Now()
-	c.c.WaitFailover(c.key, old, 45*time.Second)
-	return time.Since(start)
-}
+func (c clusterDeployment) URL() string             { return c.c.URL() }
+func (c clusterDeployment) sync()                   { c.c.SyncReplicaOf(c.key) }
+func (c clusterDeployment) cut()                    { c.c.CutReplicationOf(c.key) }
+func (c clusterDeployment) failover() time.Duration { return c.c.FailoverOf(c.key, 45*time.Second) }
 
 // openOn opens a Store on url as instance name.
 func openOn(t *testing.T, url, prefix, name string) *redisstore.Store {

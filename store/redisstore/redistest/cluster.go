@@ -261,3 +261,14 @@ func (c *Cluster) CutReplicationOf(key string) {
 	p := c.MasterOf(key)
 	cutReplication(c.t, p, c.replicaOf(p))
 }
+
+// FailoverOf kills the primary of key's slot with SIGKILL, waits up to
+// within for its replica to take over, and returns how long that took
+// after the kill.
+func (c *Cluster) FailoverOf(key string, within time.Duration) time.Duration {
+	c.t.Helper()
+	old := c.KillMasterOf(key)
+	start := time.Now()
+	c.WaitFailover(key, old, within)
+	return time.Since(start)
+}

@@ -270,3 +270,13 @@ func (d *Sentinel) CutReplication() {
 	p := d.Primary()
 	cutReplication(d.t, p, d.replicaOf(p))
 }
+
+// Failover kills the primary with SIGKILL, waits up to within for the
+// replica's promotion, and returns how long that took after the kill.
+func (d *Sentinel) Failover(within time.Duration) time.Duration {
+	d.t.Helper()
+	old := d.KillPrimary()
+	start := time.Now()
+	d.WaitPromotion(old, within)
+	return time.Since(start)
+}
