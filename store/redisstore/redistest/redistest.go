@@ -55,6 +55,8 @@ func newServer(t testing.TB, extra func(*Server) []string) *Server {
 			"--save", "", "--appendonly", "no",
 			"--dir", s.dir, "--dbfilename", "dump.rdb",
 			"--protected-mode", "yes", "--daemonize", "no",
+			// A replica's first sync starts at once instead of after 5 s.
+			"--repl-diskless-sync-delay", "0",
 		}
 		if extra != nil {
 			args = append(args, extra(s)...)
@@ -67,8 +69,14 @@ func newServer(t testing.TB, extra func(*Server) []string) *Server {
 // port and in a directory of its own, and kills it when t ends.
 func newProcess(t testing.TB, args func(*Server) []string) *Server {
 	t.Helper()
+	return newProcessOn(t, freePort(t), args)
+}
+
+// newProcessOn is newProcess on the given port.
+func newProcessOn(t testing.TB, port int, args func(*Server) []string) *Server {
+	t.Helper()
 	needServer(t)
-	s := &Server{t: t, port: freePort(t), dir: t.TempDir()}
+	s := &Server{t: t, port: port, dir: t.TempDir()}
 	s.args = func() []string { return args(s) }
 	s.Start()
 	t.Cleanup(s.kill)

@@ -42,19 +42,31 @@ func NewSentinel(t testing.TB) *Sentinel {
 	d.Data[1] = newServer(t, func(*Server) []string {
 		return []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary)}
 	})
+	// Each sentinel is told the others and the replica up front, so
+	// none has to wait for their hello messages and INFO rounds.
+	var ports [3]int
+	var ids [3]string
 	for i := range d.Sentinels {
-		d.Sentinels[i] = newProcess(t, func(s *Server) []string {
+		ports[i] = freePort(t)
+		ids[i] = fmt.Sprintf("%040x", i+1)
+	}
+	for i := range d.Sentinels {
+		d.Sentinels[i] = newProcessOn(t, ports[i], func(s *Server) []string {
 			conf := filepath.Join(s.dir, "sentinel.conf")
 			if _, err := os.Stat(conf); err != nil {
-				text := fmt.Sprintf(`port %d
-bind 127.0.0.1
-dir %s
-sentinel monitor %s 127.0.0.1 %d 2
-sentinel down-after-milliseconds %s 1000
-sentinel failover-timeout %s 3000
-sentinel parallel-syncs %s 1
-`, s.port, s.dir, MasterName, primary, MasterName, MasterName, MasterName)
-				if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+				var b strings.Builder
+				fmt.Fprintf(&b, "port %d\nbind 127.0.0.1\ndir %s\nsentinel myid %s\n", s.port, s.dir, ids[i])
+				fmt.Fprintf(&b, "sentinel monitor %s 127.0.0.1 %d 2\n", MasterName, primary)
+				fmt.Fprintf(&b, "sentinel down-after-milliseconds %s 1000\n", MasterName)
+				fmt.Fprintf(&b, "sentinel failover-timeout %s 3000\n", MasterName)
+				fmt.Fprintf(&b, "sentinel parallel-syncs %s 1\n", MasterName)
+				fmt.Fprintf(&b, "sentinel known-replica %s 127.0.0.1 %d\n", MasterName, d.Data[1].port)
+				for j := range ports {
+					if j != i {
+						fmt.Fprintf(&b, "sentinel known-sentinel %s 127.0.0.1 %d %s\n", MasterName, ports[j], ids[j])
+					}
+				}
+				if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
 					t.Fatalf("redistest: write sentinel config: %v", err)
 				}
 			}
