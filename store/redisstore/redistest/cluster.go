@@ -42,6 +42,11 @@ func NewCluster(t testing.TB) *Cluster {
 			}
 		})
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("redistest: the cluster's logs:\n%s", c.logs())
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ids := make([]string, len(c.Nodes))
@@ -86,6 +91,11 @@ func NewCluster(t testing.TB) *Cluster {
 		repl, err := rdb.Info(ctx, "replication").Result()
 		return err == nil && (strings.Contains(repl, "role:master") || strings.Contains(repl, "master_link_status:up"))
 	})
+	// A replica gets its primary's writes only once it has acknowledged
+	// the first snapshot; WAIT sees that.
+	for _, n := range c.Nodes[:3] {
+		syncReplica(t, n)
+	}
 	return c
 }
 
@@ -271,4 +281,12 @@ func (c *Cluster) FailoverOf(key string, within time.Duration) time.Duration {
 	start := time.Now()
 	c.WaitFailover(key, old, within)
 	return time.Since(start)
+}
+
+// UnreplicatedOf returns how many bytes of the writes of key's primary
+// its replica has not received.
+func (c *Cluster) UnreplicatedOf(key string) int64 {
+	c.t.Helper()
+	p := c.MasterOf(key)
+	return unreplicated(c.t, p, c.replicaOf(p))
 }

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,4 +55,31 @@ func syncReplica(t testing.TB, primary *Server) {
 	if err != nil || n < 1 {
 		t.Fatalf("redistest: sync replica of %s: WAIT = %d, %v", primary.Addr(), n, err)
 	}
+}
+
+// unreplicated returns how many bytes of primary's replication stream
+// replica has not received.
+func unreplicated(t testing.TB, primary, replica *Server) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offset := func(s *Server, field string) int64 {
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+		defer rdb.Close()
+		info, err := rdb.Info(ctx, "replication").Result()
+		if err != nil {
+			t.Fatalf("redistest: replication info of %s: %v", s.Addr(), err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, field+":"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err == nil {
+					return n
+				}
+			}
+		}
+		t.Fatalf("redistest: %s reports no %s", s.Addr(), field)
+		return 0
+	}
+	return offset(primary, "master_repl_offset") - offset(replica, "slave_repl_offset")
 }

@@ -73,7 +73,16 @@ func NewSentinel(t testing.TB) *Sentinel {
 			return []string{conf, "--sentinel"}
 		})
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("redistest: the Sentinel deployment's logs:\n%s", d.logs())
+		}
+	})
 	d.waitReplicaSynced(d.Data[1], 20*time.Second)
+	// After its first sync a replica gets the primary's writes only once
+	// it has acknowledged the snapshot (REPLCONF ACK, within a second):
+	// until WAIT sees it, everything written would die with the primary.
+	syncReplica(t, d.Data[0])
 	d.waitSentinelsReady(20 * time.Second)
 	return d
 }
@@ -248,8 +257,8 @@ func (d *Sentinel) logs() string {
 func tail(s *Server) string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
 	}
 	return strings.Join(lines, "\n")
 }
@@ -291,4 +300,12 @@ func (d *Sentinel) Failover(within time.Duration) time.Duration {
 	start := time.Now()
 	d.WaitPromotion(old, within)
 	return time.Since(start)
+}
+
+// Unreplicated returns how many bytes of the primary's writes the replica
+// has not received (after CutReplication, what a kill would lose).
+func (d *Sentinel) Unreplicated() int64 {
+	d.t.Helper()
+	p := d.Primary()
+	return unreplicated(d.t, p, d.replicaOf(p))
 }
