@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,8 +49,16 @@ func syncReplica(t testing.TB, primary *Server) {
 	defer cancel()
 	rdb := redis.NewClient(&redis.Options{Addr: primary.Addr(), MaxRetries: -1, PoolSize: 1})
 	defer rdb.Close()
-	if err := rdb.Set(ctx, "redistest:sync", time.Now().String(), time.Minute).Err(); err != nil {
-		t.Fatalf("redistest: sync replica of %s: %v", primary.Addr(), err)
+	// A cluster node takes writes for its own slots only: try keys until
+	// one is one of them.
+	for i := 0; ; i++ {
+		err := rdb.Set(ctx, fmt.Sprintf("redistest:sync:%d", i), time.Now().String(), time.Minute).Err()
+		if err == nil {
+			break
+		}
+		if !strings.HasPrefix(err.Error(), "MOVED") || i > 1000 {
+			t.Fatalf("redistest: sync replica of %s: %v", primary.Addr(), err)
+		}
 	}
 	n, err := rdb.Wait(ctx, 1, 15*time.Second).Result()
 	if err != nil || n < 1 {
