@@ -162,14 +162,15 @@ rules:
 		t.Logf("the kill loses the primary's last %d bytes of writes (%d replies sent after the cut)", lost, len(botSaid(sim, ""))-answered)
 	}
 	acksBefore := eventAcks(t, sim.Requests())
+	behind := r.unreplicated()
 	took := r.failover()
 	promoted := time.Now()
 	saidAtPromotion := make([]int, len(chatters))
 	for i, c := range chatters {
 		saidAtPromotion[i] = len(c.texts())
 	}
-	t.Logf("primary killed with %d replies sent; replica serving %v later; lease held by %s (token %d)",
-		answered, took.Round(time.Millisecond), before.Owner, before.Token)
+	t.Logf("primary killed with %d replies sent, its replica %d bytes behind; replica serving %v later; lease held by %s (token %d)",
+		answered, behind, took.Round(time.Millisecond), before.Owner, before.Token)
 
 	// The users go on after the promotion; what they say is answered too.
 	waitUntilWithin(t, "messages said after the promotion", 30*time.Second, func() bool {
@@ -301,7 +302,7 @@ func waitUntilWithin(t testing.TB, what string, d time.Duration, cond func() boo
 
 func TestEngine_three_instances_on_Sentinel_primary_killed_under_traffic_answer_every_message_once(t *testing.T) {
 	d := redistest.NewSentinel(t)
-	failoverUnderTraffic(t, replicatedRedis{url: d.URL(), failover: func() time.Duration { return d.Failover(45 * time.Second) }})
+	failoverUnderTraffic(t, replicatedRedis{url: d.URL(), failover: func() time.Duration { return d.Failover(45 * time.Second) }, unreplicated: d.Unreplicated})
 }
 
 func TestEngine_three_instances_on_Sentinel_failover_that_loses_the_last_writes_answer_what_follows_once(t *testing.T) {
@@ -311,5 +312,10 @@ func TestEngine_three_instances_on_Sentinel_failover_that_loses_the_last_writes_
 
 func TestEngine_three_instances_on_Cluster_primary_killed_under_traffic_answer_every_message_once(t *testing.T) {
 	c := redistest.NewCluster(t)
-	failoverUnderTraffic(t, replicatedRedis{url: c.URL(), failover: func() time.Duration { return c.FailoverOf("{"+botURI+"}", 45*time.Second) }})
+	key := "{" + botURI + "}"
+	failoverUnderTraffic(t, replicatedRedis{
+		url:          c.URL(),
+		failover:     func() time.Duration { return c.FailoverOf(key, 45*time.Second) },
+		unreplicated: func() int64 { return c.UnreplicatedOf(key) },
+	})
 }
