@@ -13,7 +13,7 @@ import (
 
 // Cluster is a Redis Cluster of three primaries, each with one replica,
 // that the test owns. Failure detection is tuned for tests: a node that
-// does not answer for a second is failing, and a replica takes over its
+// does not answer for DownAfter is failing, and a replica takes over its
 // primary however long it was cut off (cluster-replica-validity-factor 0).
 type Cluster struct {
 	t testing.TB
@@ -37,7 +37,7 @@ func NewCluster(t testing.TB) *Cluster {
 			return []string{
 				"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 				"--cluster-port", strconv.Itoa(busPort),
-				"--cluster-node-timeout", "1000",
+				"--cluster-node-timeout", strconv.FormatInt(DownAfter.Milliseconds(), 10),
 				"--cluster-replica-validity-factor", "0",
 			}
 		})
@@ -277,6 +277,9 @@ func (c *Cluster) CutReplicationOf(key string) {
 // after the kill.
 func (c *Cluster) FailoverOf(key string, within time.Duration) time.Duration {
 	c.t.Helper()
+	if n := c.Promotions(); n > 0 {
+		c.t.Logf("redistest: %d failovers happened before this kill (the machine was too slow for DownAfter %v): writes taken by a demoted primary are lost", n, DownAfter)
+	}
 	old := c.KillMasterOf(key)
 	start := time.Now()
 	c.WaitFailover(key, old, within)
@@ -289,4 +292,14 @@ func (c *Cluster) UnreplicatedOf(key string) int64 {
 	c.t.Helper()
 	p := c.MasterOf(key)
 	return unreplicated(c.t, p, c.replicaOf(p))
+}
+
+// Promotions returns how many replicas have taken over a primary (the
+// "Failover election won" lines of the nodes' logs).
+func (c *Cluster) Promotions() int {
+	n := 0
+	for _, node := range c.Nodes {
+		n += strings.Count(readLog(node), "Failover election won")
+	}
+	return n
 }

@@ -56,6 +56,9 @@ func TestSentinel_promotes_the_replica_when_the_primary_is_killed(t *testing.T) 
 		t.Fatal("the killed primary is the primary")
 	}
 	t.Logf("promoted %s %v after the kill", now.Addr(), time.Since(killed).Round(time.Millisecond))
+	if n := d.Promotions(); n != 1 {
+		t.Fatalf("promotions = %d, want 1", n)
+	}
 	if v, err := rdb.Get(ctx, "k").Result(); err != nil || v != "v" {
 		t.Fatalf("get after the failover = %q, %v; want v", v, err)
 	}
@@ -83,6 +86,9 @@ func TestCluster_replica_takes_over_a_killed_primary(t *testing.T) {
 	killed := time.Now()
 	now := c.WaitFailover("{x}k", old, 30*time.Second)
 	t.Logf("%s took over %v after the kill", now.Addr(), time.Since(killed).Round(time.Millisecond))
+	if n := c.Promotions(); n != 1 {
+		t.Fatalf("promotions = %d, want 1", n)
+	}
 	// go-redis reloads the slot map on MOVED, not when a node is gone.
 	rdb.ReloadState(ctx)
 	deadline := time.Now().Add(10 * time.Second)

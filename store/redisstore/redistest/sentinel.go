@@ -18,9 +18,15 @@ import (
 // under.
 const MasterName = "mymaster"
 
+// DownAfter is how long a Sentinel primary or a Cluster node must not
+// answer before it counts as down: short, so that a failover takes a few
+// seconds, yet long enough that a loaded test machine does not fail a
+// primary over before the test kills it.
+const DownAfter = 1500 * time.Millisecond
+
 // Sentinel is a primary, one replica and three sentinels (quorum two)
 // that the test owns, with failure detection tuned for tests: a primary
-// that does not answer for a second is down, and a failover that stalls
+// that does not answer for DownAfter is down, and a failover that stalls
 // is retried after three seconds.
 type Sentinel struct {
 	t testing.TB
@@ -57,7 +63,7 @@ func NewSentinel(t testing.TB) *Sentinel {
 				var b strings.Builder
 				fmt.Fprintf(&b, "port %d\nbind 127.0.0.1\ndir %s\nsentinel myid %s\n", s.port, s.dir, ids[i])
 				fmt.Fprintf(&b, "sentinel monitor %s 127.0.0.1 %d 2\n", MasterName, primary)
-				fmt.Fprintf(&b, "sentinel down-after-milliseconds %s 1000\n", MasterName)
+				fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %d\n", MasterName, DownAfter.Milliseconds())
 				fmt.Fprintf(&b, "sentinel failover-timeout %s 3000\n", MasterName)
 				fmt.Fprintf(&b, "sentinel parallel-syncs %s 1\n", MasterName)
 				fmt.Fprintf(&b, "sentinel known-replica %s 127.0.0.1 %d\n", MasterName, d.Data[1].port)
@@ -255,8 +261,7 @@ func (d *Sentinel) logs() string {
 
 // tail returns the last lines of the server's log.
 func tail(s *Server) string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(readLog(s), "\n"), "\n")
 	if len(lines) > 40 {
 		lines = lines[len(lines)-40:]
 	}
@@ -296,6 +301,9 @@ func (d *Sentinel) CutReplication() {
 // replica's promotion, and returns how long that took after the kill.
 func (d *Sentinel) Failover(within time.Duration) time.Duration {
 	d.t.Helper()
+	if n := d.Promotions(); n > 0 {
+		d.t.Logf("redistest: %d failovers happened before this kill (the machine was too slow for DownAfter %v): writes taken by the demoted primary are lost", n, DownAfter)
+	}
 	old := d.KillPrimary()
 	start := time.Now()
 	d.WaitPromotion(old, within)
@@ -308,4 +316,21 @@ func (d *Sentinel) Unreplicated() int64 {
 	d.t.Helper()
 	p := d.Primary()
 	return unreplicated(d.t, p, d.replicaOf(p))
+}
+
+// Promotions returns how many failovers the sentinels have carried out
+// (the +switch-master lines in the first running sentinel's log).
+func (d *Sentinel) Promotions() int {
+	for _, s := range d.Sentinels {
+		if s.Running() {
+			return strings.Count(readLog(s), "+switch-master")
+		}
+	}
+	return 0
+}
+
+// readLog returns the server's log.
+func readLog(s *Server) string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	return string(b)
 }
