@@ -5,6 +5,18 @@
 //	s, _ := redisstore.Open(ctx, srv.URL(), opts)
 //	srv.Stop()  // Redis is down: calls fail
 //	srv.Start() // back on the same port with the same data
+//
+// NewSentinel and NewCluster start replicated deployments (a primary, a
+// replica and three sentinels; three primaries with a replica each) whose
+// primaries a test kills with SIGKILL and whose promotion it waits for:
+//
+//	d := redistest.NewSentinel(t)
+//	s, _ := redisstore.Open(ctx, d.URL(), opts)
+//	took := d.Failover(45 * time.Second) // kill the primary, wait for the replica
+//
+// Every process listens on 127.0.0.1 only, on a free port, works in
+// t.TempDir() and is killed by pid when t ends. It needs Redis 7.0 or
+// later (--cluster-port, CLUSTER ADDSLOTSRANGE); redis-cli is not used.
 package redistest
 
 import (
