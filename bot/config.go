@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -327,8 +328,10 @@ func (c Config) Validate() error {
 	if c.BackoffInitial < 0 {
 		bad("backoffInitial", "%v is negative", c.BackoffInitial)
 	}
-	if c.BackoffMultiplier != 0 && c.BackoffMultiplier < 1 {
-		bad("backoffMultiplier", "%v is below 1", c.BackoffMultiplier)
+	if m := c.BackoffMultiplier; math.IsNaN(m) || math.IsInf(m, 0) {
+		bad("backoffMultiplier", "%v is not a finite number", m)
+	} else if m != 0 && m < 1 {
+		bad("backoffMultiplier", "%v is below 1", m)
 	}
 	if c.RequestTimeout < 0 {
 		bad("requestTimeout", "%v is negative", c.RequestTimeout)
@@ -339,7 +342,7 @@ func (c Config) Validate() error {
 	if c.ReplacedCooldown < 0 {
 		bad("replacedCooldown", "%v is negative", c.ReplacedCooldown)
 	}
-	if c.BackoffJitter < 0 || c.BackoffJitter >= 1 {
+	if c.BackoffJitter < 0 || c.BackoffJitter >= 1 || math.IsNaN(c.BackoffJitter) {
 		bad("backoffJitter", "%v is not in [0, 1)", c.BackoffJitter)
 	}
 	return errors.Join(errs...)

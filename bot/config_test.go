@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ func TestConfig_Validate_names_the_key(t *testing.T) {
 		{"negative workers", Config{Accounts: []Account{ok}, Workers: -1}, "workers"},
 		{"shrinking backoff", Config{Accounts: []Account{ok}, BackoffMultiplier: 0.5}, "backoffMultiplier"},
 		{"jitter of a whole wait", Config{Accounts: []Account{ok}, BackoffJitter: 1}, "backoffJitter"},
+		{"multiplier not a number", Config{Accounts: []Account{ok}, BackoffMultiplier: math.NaN()}, "backoffMultiplier"},
+		{"infinite multiplier", Config{Accounts: []Account{ok}, BackoffMultiplier: math.Inf(1)}, "backoffMultiplier"},
+		{"jitter not a number", Config{Accounts: []Account{ok}, BackoffJitter: math.NaN()}, "backoffJitter"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

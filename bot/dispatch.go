@@ -179,7 +179,13 @@ func (e *Engine) work(ctx context.Context) {
 			}
 			c, ev, fired, herr, ok = a.handle(hctx, en, replay{redelivered: true, since: failed})
 		}
-		cut := errors.Is(context.Cause(hctx), errLeaseLost)
+		// A handler whose request the lease check stopped (errNotHolder)
+		// was cut short too, even when the tenure's cancellation has not
+		// reached hctx yet: completing its entry would mark the event done
+		// without its reply, under a fence the store may still accept (no
+		// one else took the lease yet, or this instance takes its own
+		// lease again).
+		cut := errors.Is(context.Cause(hctx), errLeaseLost) || errors.Is(herr, errLeaseLost)
 		stop()
 		if !ok || cut {
 			// Handlers cut short by the end of the lease tenure: the entry

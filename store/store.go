@@ -188,7 +188,9 @@ type Lease struct {
 // Leases hands out account leases.
 type Leases interface {
 	// AcquireLease takes the account when it is free or expired, or renews
-	// it when owner already holds it; ErrLeaseHeld otherwise.
+	// it when owner already holds it; ErrLeaseHeld otherwise. Each success
+	// starts a tenure: the next Pending on this store replays the entries
+	// delivered before and not completed, owner's own included.
 	AcquireLease(ctx context.Context, account, owner string, ttl time.Duration) (Lease, error)
 	// RenewLease extends a held lease; ErrFenced when it was lost.
 	RenewLease(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)

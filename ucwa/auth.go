@@ -213,12 +213,17 @@ var (
 )
 
 // parseChallenges reads the MsRtcOAuth and Bearer challenges (PROTOCOL.md §2.1 step 3: values
-// may be quoted or unquoted). ok is false when neither scheme is present.
+// may be quoted or unquoted). Of several MsRtcOAuth challenges, the last that names a token
+// endpoint counts, with its grant types. ok is false when neither scheme is present.
 func parseChallenges(values []string) (challenge, bool) {
 	var ch challenge
 	found := false
 	for _, v := range values {
-		locs := authSchemeRe.FindAllStringSubmatchIndex(v, -1)
+		// Schemes and parameters are found in masked, where quoted text is
+		// blanked out, so that a quoted value that reads like a scheme or a
+		// parameter is neither; their values are read from v.
+		masked := maskQuoted(v)
+		locs := authSchemeRe.FindAllStringSubmatchIndex(masked, -1)
 		for i, loc := range locs {
 			end := len(v)
 			if i+1 < len(locs) {
@@ -226,27 +231,59 @@ func parseChallenges(values []string) (challenge, bool) {
 			}
 			scheme := strings.ToLower(v[loc[2]:loc[3]])
 			found = true
-			for _, m := range authParamRe.FindAllStringSubmatch(v[loc[1]:end], -1) {
-				val := m[3]
-				if m[3] == "" {
-					val = strings.ReplaceAll(m[2], `\"`, `"`)
+			seg := v[loc[1]:end]
+			var href string
+			var grants []string
+			for _, m := range authParamRe.FindAllStringSubmatchIndex(masked[loc[1]:end], -1) {
+				val := ""
+				if m[6] >= 0 {
+					val = seg[m[6]:m[7]]
+				} else {
+					val = strings.ReplaceAll(seg[m[4]:m[5]], `\"`, `"`)
 				}
-				switch key := strings.ToLower(m[1]); {
+				switch key := strings.ToLower(seg[m[2]:m[3]]); {
 				case scheme == "msrtcoauth" && key == "href":
-					ch.TokenURL = val
+					href = val
 				case scheme == "msrtcoauth" && key == "grant_type":
 					for _, g := range strings.Split(val, ",") {
 						if g = strings.TrimSpace(g); g != "" {
-							ch.GrantTypes = append(ch.GrantTypes, g)
+							grants = append(grants, g)
 						}
 					}
 				case scheme == "bearer" && key == "authorization_uri":
 					ch.AuthorizationURI = val
 				}
 			}
+			// The last MsRtcOAuth challenge that names an endpoint counts,
+			// with its own grant types.
+			if href != "" {
+				ch.TokenURL, ch.GrantTypes = href, grants
+			}
 		}
 	}
 	return ch, found
+}
+
+// maskQuoted returns v with the inside of every quoted string (RFC 9110
+// quoted-string, backslash escapes included) replaced by 'x', byte for
+// byte, so that indices into it are indices into v.
+func maskQuoted(v string) string {
+	b := []byte(v)
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case !in && b[i] == '"':
+			in = true
+		case in && b[i] == '"':
+			in = false
+		case in && b[i] == '\\' && i+1 < len(b):
+			b[i], b[i+1] = 'x', 'x'
+			i++
+		case in:
+			b[i] = 'x'
+		}
+	}
+	return string(b)
 }
 
 // allowsPassword reports whether the challenge lists the password grant (or lists none).

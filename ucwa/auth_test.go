@@ -36,6 +36,12 @@ func TestParseChallenges(t *testing.T) {
 			"/t", 1, "https://login.windows.net/common/oauth2/authorize", true},
 		{"lower-case scheme and spaces", []string{`msrtcoauth  HREF = "https://x/t" , grant_type = "password"`},
 			"https://x/t", 1, "", true},
+		{"a quoted value that reads like a scheme", []string{`MsRtcOAuth href="https://x/t, Bearer authorization_uri=y",grant_type="password"`},
+			"https://x/t, Bearer authorization_uri=y", 1, "", true},
+		{"a quoted value that reads like a parameter", []string{`MsRtcOAuth realm="a href=https://evil.example/t", href="https://x/t"`},
+			"https://x/t", 0, "", true},
+		{"the last endpoint with its own grant types", []string{`MsRtcOAuth href="https://a/t",grant_type="password"`,
+			`MsRtcOAuth href="https://b/t",grant_type="urn:microsoft.rtc:windows"`}, "https://b/t", 1, "", true},
 		{"none", []string{`Negotiate`, `Basic realm="x"`}, "", 0, "", false},
 		{"empty", nil, "", 0, "", false},
 	}

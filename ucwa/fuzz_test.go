@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,6 +81,33 @@ func FuzzDecodeDataURI(f *testing.F) {
 		mt2, text2, err := DecodeDataURI(EncodeDataURI(mt, text))
 		if err != nil || text2 != text {
 			t.Fatalf("round trip of %q (%q): %q %q %v", s, text, mt2, text2, err)
+		}
+	})
+}
+
+// FuzzParseChallenges checks the WWW-Authenticate parser: it never
+// panics, and an MsRtcOAuth challenge whose quoted href is not empty and
+// holds no quote or backslash gives back that href and its grant types, whatever header
+// comes before it.
+func FuzzParseChallenges(f *testing.F) {
+	for _, c := range [][2]string{
+		{`Bearer trusted_issuers="00000002-0000-0ff1-ce00-000000000000@contoso.com", client_id="00000004-0000-0ff1-ce00-000000000000"`, "https://lyncweb.contoso.com/WebTicket/oauthtoken"},
+		{`Bearer authorization_uri="https://login.windows.net/common/oauth2/authorize", MsRtcOAuth href="/t",grant_type="password"`, "/t"},
+		{`Negotiate`, "https://x/t?a=b,c"},
+		{`msrtcoauth  HREF = "https://x/t" , grant_type = "password"`, "https://lyncweb.contoso.com/a b"},
+		{``, `https://x/t, Bearer realm=y`},
+	} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, before, href string) {
+		_, _ = parseChallenges([]string{before})
+		_, _ = parseChallenges([]string{before + ", MsRtcOAuth " + href})
+		if href == "" || strings.ContainsAny(href, "\"\\\r\n") {
+			return
+		}
+		ch, ok := parseChallenges([]string{before, `MsRtcOAuth href="` + href + `",grant_type="urn:microsoft.rtc:windows,password"`})
+		if !ok || ch.TokenURL != href || !slices.Equal(ch.GrantTypes, []string{"urn:microsoft.rtc:windows", "password"}) {
+			t.Fatalf("href %q after %q: got %+v %v", href, before, ch, ok)
 		}
 	})
 }

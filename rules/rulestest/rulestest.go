@@ -227,16 +227,56 @@ func Parse(name string, data []byte) (*File, error) {
 
 // stepLines sets the lines of a case's steps from its node.
 func stepLines(c *Case, n *yaml.Node) {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value != "steps" {
-			continue
-		}
-		for j, s := range n.Content[i+1].Content {
-			if j < len(c.Steps) {
-				c.Steps[j].Line = s.Line
-			}
+	steps := mappingValue(deref(n), "steps")
+	if steps == nil {
+		return
+	}
+	for j, s := range deref(steps).Content {
+		if j < len(c.Steps) {
+			c.Steps[j].Line = s.Line
 		}
 	}
+}
+
+// deref follows an alias to the node it names.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// mappingValue returns the value of key in the mapping n, looking into
+// the mappings merged with << when n does not set key itself; nil when
+// neither does.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	return mappingValueDepth(n, key, 0)
+}
+
+func mappingValueDepth(n *yaml.Node, key string, depth int) *yaml.Node {
+	if n.Kind != yaml.MappingNode || depth > 10 {
+		return nil
+	}
+	var merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], deref(n.Content[i+1])
+		switch {
+		case k.Value == key && k.Tag != "!!merge":
+			return v
+		case k.Tag == "!!merge" && v.Kind == yaml.SequenceNode:
+			for _, m := range v.Content {
+				merged = append(merged, deref(m))
+			}
+		case k.Tag == "!!merge":
+			merged = append(merged, v)
+		}
+	}
+	for _, m := range merged {
+		if v := mappingValueDepth(m, key, depth+1); v != nil {
+			return v
+		}
+	}
+	return nil
 }
 
 // caseError is a problem of a case, at the line of one of its steps when
@@ -317,6 +357,8 @@ func positioned(name string, err error) error {
 	}
 	lines := make([]string, len(msgs))
 	for i, msg := range msgs {
+		// A message that quotes a multi-line value stays one line.
+		msg = strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
 		lines[i] = name + ": " + msg
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			lines[i] = fmt.Sprintf("%s:%s: %s", name, m[1], m[2])

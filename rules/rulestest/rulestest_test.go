@@ -31,6 +31,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad invitation", "cases:\n  - name: a\n    event: {kind: invitation.received}\n    expect: {invitation: maybe}\n", `c.yaml:2: case "a": expect.invitation: want accept or decline, got "maybe"`},
 		{"no name", "cases:\n  - event: {kind: typing}\n", `c.yaml:2: case 1: name is required`},
 		{"no cases", "cases: []\n", `c.yaml: no cases`},
+		{"a multi-line value in a YAML message", "0\n\n0", "c.yaml:1: cannot unmarshal !!str `0\\n0` into rulestest.File"},
 		{"event and steps", "cases:\n  - name: a\n    event: {kind: typing}\n    steps:\n      - event: {kind: typing}\n        expect: {rules: []}\n", `c.yaml:2: case "a": give either event and expect, or steps`},
 		{"step without expect", "cases:\n  - name: a\n    steps:\n      - event: {kind: typing}\n        expect: {rules: []}\n      - event: {kind: typing}\n", `c.yaml:6: case "a": steps[1].expect: want rules, calls`},
 		{"step bad kind", "cases:\n  - name: a\n    steps:\n      - event: {kind: typed}\n        expect: {rules: []}\n", `c.yaml:4: case "a": steps[0]: event.kind: unknown event kind "typed"`},
@@ -287,5 +288,26 @@ func TestRunConversation_failures_name_the_step_and_the_difference(t *testing.T)
 	}
 	if out := rep.String(); !strings.Contains(out, `rule "greet" do[0] reply: no handler was built`) {
 		t.Errorf("report without plugins:\n%s", out)
+	}
+}
+
+func TestParse_steps_shared_by_an_alias_or_a_merge_key_have_their_lines(t *testing.T) {
+	for name, src := range map[string]string{
+		"alias": "cases:\n  - name: a\n    steps: &s\n      - {event: {kind: typing}, expect: {rules: []}}\n  - name: b\n    steps: *s\n",
+		"merge": "cases:\n  - &a {name: a, steps: [{event: {kind: typing}, expect: {rules: []}}]}\n  - {<<: *a, name: b}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := rulestest.Parse("c.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range f.Cases {
+				for i, s := range c.Steps {
+					if s.Line < 1 {
+						t.Errorf("case %q: step %d has line %d", c.Name, i+1, s.Line)
+					}
+				}
+			}
+		})
 	}
 }

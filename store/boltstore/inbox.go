@@ -198,7 +198,7 @@ func (s *Store) Pending(ctx context.Context, account string, n int, wait time.Du
 }
 
 // replayBound returns the last inbox sequence that existed when this
-// Store began delivering the account's entries (opened, or a fresh lease):
+// Store began delivering the account's entries (opened, or a lease taken):
 // entries up to it may have been begun by a previous owner and are
 // delivered as Redelivered.
 func (s *Store) replayBound(account string) (uint64, error) {
@@ -269,7 +269,7 @@ func (s *Store) setCursor(account string, seq uint64) {
 }
 
 // restartReplay makes the next Pending start again from the oldest entry
-// not completed (after a fresh lease).
+// not completed (after a lease was taken).
 func (s *Store) restartReplay(account string) {
 	s.mu.Lock()
 	delete(s.cursors, account)

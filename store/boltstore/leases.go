@@ -67,19 +67,19 @@ type errHeld struct{ owner string }
 func (e errHeld) Error() string { return "held by " + e.owner }
 
 // AcquireLease takes the account when it is free or expired, drawing the
-// next fencing token, or extends it when owner already holds it. A fresh
-// lease makes the next Pending start from the oldest entry not completed.
+// next fencing token, or extends it when owner already holds it. Every
+// successful call starts a tenure: the next Pending starts from the
+// oldest entry not completed, also when owner took its own lease again.
 func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl time.Duration) (store.Lease, error) {
 	if owner == "" || ttl <= 0 {
 		return store.Lease{}, fmt.Errorf("boltstore: acquire lease %s: empty owner or ttl", account)
 	}
 	var (
-		got   leaseRecord
-		fresh bool
-		held  error
+		got  leaseRecord
+		held error
 	)
 	err := s.batch("acquire lease", account, func(tx *bolt.Tx) error {
-		fresh, held = false, nil
+		held = nil
 		now := time.Now()
 		cur, ok, err := readLease(tx, account, now)
 		if err != nil {
@@ -101,7 +101,6 @@ func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl tim
 				return err
 			}
 			got = leaseRecord{Owner: owner, Token: int64(tok)}
-			fresh = true
 		}
 		got.Expires = now.Add(ttl).UnixNano()
 		return writeLease(tx, account, got)
@@ -113,9 +112,7 @@ func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl tim
 	if errors.As(held, &h) {
 		return store.Lease{}, fmt.Errorf("boltstore: acquire lease %s: %w (holder %s)", account, store.ErrLeaseHeld, h.owner)
 	}
-	if fresh {
-		s.restartReplay(account)
-	}
+	s.restartReplay(account)
 	return got.lease(account), nil
 }
 

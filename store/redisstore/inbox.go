@@ -77,7 +77,7 @@ func (s *Store) appendBatch(ctx context.Context, op, account string, fence int64
 
 // Pending returns up to n entries of the account's stream not yet
 // completed. The first call for an account on this Store (and the first
-// after a fresh AcquireLease) claims, with XAUTOCLAIM, the entries
+// after every successful AcquireLease) claims, with XAUTOCLAIM, the entries
 // delivered before and never completed (by this or a dead instance) and
 // returns those first; afterwards it reads new entries with XREADGROUP,
 // blocking up to wait. A cancelled ctx ends the wait within half a second.
@@ -214,7 +214,7 @@ func (s *Store) setReplayCursor(account, next string) {
 }
 
 // restartReplay makes the next Pending replay the account's delivered
-// entries again (after a fresh lease).
+// entries again (after a lease was taken).
 func (s *Store) restartReplay(account string) {
 	s.mu.Lock()
 	delete(s.replays, account)

@@ -15,7 +15,10 @@ import (
 // AcquireLease takes the account with SET PX when it is free, drawing a
 // new fencing token from the server clock and the last token (see
 // acquireScript), or extends it when owner already holds it.
-// A fresh lease makes the next Pending replay the delivered entries.
+// Every successful call starts a tenure: the next Pending replays the
+// entries delivered before and not completed, also when owner took its
+// own lease again (its previous tenure ended while the lease still stood,
+// and nothing else would deliver what that tenure read).
 func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl time.Duration) (store.Lease, error) {
 	k, err := s.keys(account)
 	if err != nil {
@@ -39,9 +42,7 @@ func (s *Store) AcquireLease(ctx context.Context, account, owner string, ttl tim
 		}
 		return store.Lease{}, fmt.Errorf("redisstore: acquire lease %s: %w (holder %s)", account, store.ErrLeaseHeld, holder)
 	}
-	if fresh, _ := res[1].(int64); fresh == 1 {
-		s.restartReplay(account)
-	}
+	s.restartReplay(account)
 	return store.Lease{Account: account, Owner: owner, Token: tok, Expires: now.Add(ttl)}, nil
 }
 

@@ -109,7 +109,9 @@ func dial(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: parse cluster url %s: %w", safe, scrub(err))
 		}
-		return redis.NewClusterClient(o), nil
+		c := redis.NewClusterClient(o)
+		watchCluster(c)
+		return c, nil
 	case u.Query().Has("master_name"):
 		o, err := redis.ParseFailoverURL(rawURL)
 		if err != nil {

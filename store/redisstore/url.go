@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -94,6 +95,9 @@ func CheckURL(rawURL string) error {
 	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
 		return bad("host %q has more than one colon (an IPv6 address goes in brackets: [::1]:6379)", host)
 	}
+	if !validHost(host) {
+		return bad("host %q is not a host name, an IPv4 address or a bracketed IPv6 address", host)
+	}
 	if port != "" {
 		n, err := strconv.Atoi(port)
 		if err != nil || n < 1 || n > 65535 {
@@ -137,6 +141,21 @@ func checkOptions(rawURL, scheme string, bad func(string, ...any) error) error {
 		return bad("%s", msg)
 	}
 	return nil
+}
+
+// validHost reports whether host, from a URL's authority, is a host name
+// or IPv4 address (letters, digits, '-', '_' and '.') or an IPv6 address in
+// brackets, with a zone ("%25eth0") if any.
+func validHost(host string) bool {
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		addr, _, _ := strings.Cut(inner, "%25")
+		ip := net.ParseIP(addr)
+		return ok && ip != nil && strings.Contains(addr, ":")
+	}
+	return !strings.ContainsFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	})
 }
 
 func knownScheme(s string) bool {

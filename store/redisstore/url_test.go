@@ -29,6 +29,10 @@ func TestCheckURL_refuses_what_go_redis_would_fill_in(t *testing.T) {
 		{"unix://localhost/tmp/redis.sock", `redisstore: url "unix://localhost/tmp/redis.sock": unix URLs take no host: write unix:///path/to/redis.sock`},
 		{"unix://", `redisstore: url "unix://": names no socket path: write unix:///path/to/redis.sock`},
 		{"redis://host:6379#x", `redisstore: url "redis://host:6379#x": has a fragment (#...); Redis URLs have none`},
+		{"redis://]", `redisstore: url "redis://]": host "]" is not a host name, an IPv4 address or a bracketed IPv6 address`},
+		{"redis://[::1]]:6379", `redisstore: url "redis://[::1]]:6379": has "]:6379" after its IPv6 host`},
+		{"redis://[cache]:6379", `redisstore: url "redis://[cache]:6379": host "[cache]" is not a host name, an IPv4 address or a bracketed IPv6 address`},
+		{"redis://cache%2Eexample.com:6379", `redisstore: url "redis://cache%2Eexample.com:6379": host "cache%2Eexample.com" is not a host name, an IPv4 address or a bracketed IPv6 address`},
 		{"", `redisstore: url "": is empty`},
 	}
 	for _, tc := range tests {
@@ -61,6 +65,8 @@ func TestCheckURL_accepts_every_documented_form(t *testing.T) {
 		"rediss://cache.example.com:6380",
 		"REDIS://CACHE.example.com:6379",
 		"redis://[::1]:6379/0",
+		"redis://[fe80::1%25eth0]:6379/0",
+		"redis://redis_1:6379",
 		"redis://sentinel-1:26379/0?master_name=mymaster&addr=sentinel-2:26379",
 		"redis+cluster://node-1:6379?addr=node-2:6379",
 		"rediss+cluster://node-1:6379",

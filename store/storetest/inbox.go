@@ -240,3 +240,31 @@ func testPendingCancel(t *testing.T, newStore NewStore) {
 		t.Fatalf("pending noticed the cancel after %v", waited)
 	}
 }
+
+// testPendingReplaysAfterOwnReacquire: an instance whose tenure ended
+// (its lease expired by its own clock, its handlers were cut short) takes
+// the account again while its lease still stands in the store. The
+// entries the ended tenure read and did not complete are delivered again:
+// nothing else would ever deliver them.
+func testPendingReplaysAfterOwnReacquire(t *testing.T, newStore NewStore) {
+	s, ctx, acct := newStore(t), ctxFor(t), account()
+	l, err := s.AcquireLease(ctx, acct, "a", time.Minute)
+	must(t, err, "acquire")
+	must(t, s.Append(ctx, acct, l.Token, []store.Entry{entry("e1", "c1"), entry("e2", "c2")}), "append")
+	got := drain(t, ctx, s, acct)
+	assertIDs(t, "first tenure", got, "e1", "e2")
+	must(t, s.Complete(ctx, acct, store.Completion{Entry: got[0], Fence: l.Token, DoneTTL: time.Hour}), "complete e1")
+
+	// The tenure ends with e2 delivered, not completed; "a" takes the
+	// account again before its lease ran out in the store.
+	again, err := s.AcquireLease(ctx, acct, "a", time.Minute)
+	must(t, err, "acquire again")
+	if again.Token != l.Token {
+		t.Fatalf("token on taking its own lease again = %d, want %d (still the same lease)", again.Token, l.Token)
+	}
+	got = drain(t, ctx, s, acct)
+	assertIDs(t, "after taking its own lease again", got, "e2")
+	if !got[0].Redelivered {
+		t.Fatal("e2 not marked redelivered")
+	}
+}

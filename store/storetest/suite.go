@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"pending_delivers_each_entry_once", testPendingOnce},
 		{"pending_ends_when_ctx_is_cancelled", testPendingCancel},
 		{"pending_replays_uncompleted_entries_after_reopen", testPendingReplay},
+		{"pending_replays_after_taking_its_own_lease_again", testPendingReplaysAfterOwnReacquire},
 		{"complete_writes_entry_done_mark_and_state", testComplete},
 		{"complete_with_stale_fence_writes_nothing", testCompleteFenced},
 		{"writes_after_takeover_are_fenced", testWritesFenced},

@@ -5,6 +5,18 @@
 //	s, _ := redisstore.Open(ctx, srv.URL(), opts)
 //	srv.Stop()  // Redis is down: calls fail
 //	srv.Start() // back on the same port with the same data
+//
+// NewSentinel and NewCluster start replicated deployments (a primary, a
+// replica and three sentinels; three primaries with a replica each) whose
+// primaries a test kills with SIGKILL and whose promotion it waits for:
+//
+//	d := redistest.NewSentinel(t)
+//	s, _ := redisstore.Open(ctx, d.URL(), opts)
+//	took := d.Failover(45 * time.Second) // kill the primary, wait for the replica
+//
+// Every process listens on 127.0.0.1 only, on a free port, works in
+// t.TempDir() and is killed by pid when t ends. It needs Redis 7.0 or
+// later (--cluster-port, CLUSTER ADDSLOTSRANGE); redis-cli is not used.
 package redistest
 
 import (
@@ -28,6 +40,8 @@ type Server struct {
 	t    testing.TB
 	port int
 	dir  string
+	// args builds the command line after "redis-server".
+	args func() []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -39,19 +53,78 @@ type Server struct {
 // test when redis-server is not on PATH.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
+	return newServer(t, nil)
+}
+
+// newServer starts redis-server on a free port with the standard flags
+// followed by extra(s), a function of the server so that its flags can
+// name its port or directory.
+func newServer(t testing.TB, extra func(*Server) []string) *Server {
+	t.Helper()
+	return newProcess(t, func(s *Server) []string {
+		args := []string{
+			"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+			"--save", "", "--appendonly", "no",
+			"--dir", s.dir, "--dbfilename", "dump.rdb",
+			"--protected-mode", "yes", "--daemonize", "no",
+			// A replica's first sync starts at once instead of after 5 s.
+			"--repl-diskless-sync-delay", "0",
+		}
+		if extra != nil {
+			args = append(args, extra(s)...)
+		}
+		return args
+	})
+}
+
+// newProcess starts redis-server with the command line args(s) on a free
+// port and in a directory of its own, and kills it when t ends.
+func newProcess(t testing.TB, args func(*Server) []string) *Server {
+	t.Helper()
+	return newProcessOn(t, freePort(t), args)
+}
+
+// newProcessOn is newProcess on the given port.
+func newProcessOn(t testing.TB, port int, args func(*Server) []string) *Server {
+	t.Helper()
+	needServer(t)
+	s := &Server{t: t, port: port, dir: t.TempDir()}
+	s.args = func() []string { return args(s) }
+	s.Start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+// needServer fails the test when redis-server is not on PATH.
+func needServer(t testing.TB) {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redistest: redis-server not found on PATH (install redis-server, e.g. apt-get install redis-server): %v", err)
+		t.Fatalf("redistest: redis-server not found on PATH (install Debian's redis-server package: apt-get install redis-server): %v", err)
 	}
+}
+
+// freePort returns a TCP port of 127.0.0.1 that nothing listens on.
+func freePort(t testing.TB) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("redistest: find a free port: %v", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	s := &Server{t: t, port: port, dir: t.TempDir()}
-	s.Start()
-	t.Cleanup(s.kill)
-	return s
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Port returns the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Dir returns the server's working directory (its log is redis.log).
+func (s *Server) Dir() string { return s.dir }
+
+// Running reports whether the process runs.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
 }
 
 // Addr returns host:port.
@@ -73,11 +146,7 @@ func (s *Server) Start() {
 	if err != nil {
 		s.t.Fatalf("redistest: %v", err)
 	}
-	cmd := exec.Command("redis-server",
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--dbfilename", "dump.rdb",
-		"--protected-mode", "yes", "--daemonize", "no")
+	cmd := exec.Command("redis-server", s.args()...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
@@ -157,6 +226,17 @@ func (s *Server) shutdown(cmd func(*redis.Client) error) {
 		s.t.Fatalf("redistest: redis-server on %s did not shut down within 10s", s.Addr())
 	}
 	s.cmd, s.done = nil, nil
+}
+
+// Kill ends the process with SIGKILL, as a crash would: nothing is saved
+// and its clients see their connections reset. Until Start, every call
+// to it fails.
+func (s *Server) Kill() {
+	s.t.Helper()
+	if !s.Running() {
+		s.t.Fatalf("redistest: kill: server on %s is not running", s.Addr())
+	}
+	s.kill()
 }
 
 // kill ends the process if it still runs (test cleanup).

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Position says where a setting came from: a line and column of a file,
@@ -60,12 +62,24 @@ func fieldErr(key, format string, args ...any) *FieldError {
 	return &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-// joinKey appends a mapping key to a path.
+// joinKey appends a mapping key to a path. A key with spaces, control
+// characters, quotes, dots or brackets is quoted, so that an unknown key
+// from the file can neither break an error into lines nor pass for a
+// path.
 func joinKey(path, key string) string {
+	if !plainKey(key) {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+func plainKey(key string) bool {
+	return key != "" && !strings.ContainsFunc(key, func(r rune) bool {
+		return !unicode.IsGraphic(r) || unicode.IsSpace(r) || strings.ContainsRune(`."[]`, r)
+	})
 }
 
 // parentKey strips the last element of a key path: "a.b[1].c" → "a.b[1]",

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -155,10 +156,13 @@ func (c *Config) Validate() error {
 	if e.Backoff.Max < e.Backoff.Initial {
 		add("engine.backoff.max", "%s is below engine.backoff.initial (%s)", e.Backoff.Max, e.Backoff.Initial)
 	}
-	if e.Backoff.Multiplier < 1 {
-		add("engine.backoff.multiplier", "%g is below 1", e.Backoff.Multiplier)
+	// A comparison with NaN is false, hence the explicit checks.
+	if m := e.Backoff.Multiplier; math.IsNaN(m) || math.IsInf(m, 0) {
+		add("engine.backoff.multiplier", "%g is not a finite number", m)
+	} else if m < 1 {
+		add("engine.backoff.multiplier", "%g is below 1", m)
 	}
-	if e.Backoff.Jitter < 0 || e.Backoff.Jitter >= 1 {
+	if j := e.Backoff.Jitter; math.IsNaN(j) || j < 0 || j >= 1 {
 		add("engine.backoff.jitter", "%g is outside [0, 1)", e.Backoff.Jitter)
 	}
 

@@ -6,7 +6,9 @@ package simctl
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -117,11 +119,18 @@ func decode(w http.ResponseWriter, r *http.Request) (Request, bool) {
 	return req, ok
 }
 
-// decodeInto decodes the JSON body strictly (unknown fields are an error) into v.
+// decodeInto decodes the JSON body strictly into v: unknown fields, and
+// anything after the one JSON value, are an error.
 func decodeInto(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil {
+		if _, tail := dec.Token(); !errors.Is(tail, io.EOF) {
+			err = errors.New("more than one JSON value")
+		}
+	}
+	if err != nil {
 		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 		return false
 	}

@@ -62,3 +62,21 @@ func TestControl_reports_why_an_action_fails(t *testing.T) {
 		t.Errorf("say in an unknown conversation: %v", err)
 	}
 }
+
+func TestControl_refuses_a_body_with_more_than_one_JSON_value(t *testing.T) {
+	c := start(t)
+	for _, body := range []string{`{"uri":"sip:carol@contoso.com"} {"uri":"sip:dave@contoso.com"}`, `{"uri":"sip:carol@contoso.com"}x`} {
+		resp, err := http.Post(c.Base+"/_sim/users", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST /_sim/users %s: %d, want 400", body, resp.StatusCode)
+		}
+	}
+	// Neither body added carol.
+	if err := c.AddUser(context.Background(), "sip:carol@contoso.com", "Carol", ""); err != nil {
+		t.Errorf("carol was added by a refused body: %v", err)
+	}
+}
