@@ -561,8 +561,8 @@ const abandonGrace = 100 * time.Millisecond
 var ErrHandlerAbandoned = errors.New("bot: handler did not return when its context was done; abandoned")
 
 // callHandler runs h under the handler timeout, turning a panic into a
-// *PanicError. The handler works on a fork of the state, joined when it
-// returns. One that ignores its context is abandoned abandonGrace after
+// *PanicError. The handler works on forks of the conversation's and the
+// person's state, joined when it returns. One that ignores its context is abandoned abandonGrace after
 // the context is done, so that the worker goes on to other
 // conversations: its state changes are dropped, its responder refuses
 // every later call, and ucwabot_handlers_abandoned_total counts it. Its
@@ -570,9 +570,12 @@ var ErrHandlerAbandoned = errors.New("bot: handler did not return when its conte
 func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *handlers.Request) error {
 	ctx, cancel := context.WithTimeout(ctx, a.e.cfg.HandlerTimeout)
 	defer cancel()
-	st := req.State
+	st, person := req.State, req.Person
 	call := *req
 	call.State = st.Fork()
+	if person != nil {
+		call.Person = person.Fork()
+	}
 	done := make(chan error, 1)
 	go func() {
 		defer func() {
@@ -599,6 +602,9 @@ func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *hand
 		}
 	}
 	st.Join(call.State)
+	if person != nil {
+		person.Join(call.Person)
+	}
 	return err
 }
 
