@@ -119,6 +119,10 @@ type Config struct {
 	// oldest go first.
 	TranscriptRetention time.Duration
 	TranscriptMax       int
+	// IdleAfter, when set, fires conversation.idle in a conversation in
+	// which nobody wrote for this long since the last message (a timer
+	// restarted by every message, stopped when the conversation ends).
+	IdleAfter time.Duration
 }
 
 // Values of Config.Handover.
@@ -292,6 +296,9 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < 0 {
 		bad("drainTimeout", "%v is negative", c.DrainTimeout)
+	}
+	if c.IdleAfter < 0 {
+		bad("idleAfter", "%v is negative", c.IdleAfter)
 	}
 	if c.TranscriptRetention < 0 {
 		bad("transcriptRetention", "%v is negative", c.TranscriptRetention)

@@ -313,6 +313,9 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 	if ev.Kind == event.MessageRequested && !a.e.cfg.Shadow {
 		a.deliverRequested(ctx, log, &ev, rp)
 	}
+	if err := a.idle(ctx, &ev); err != nil {
+		log.WithError(err).Warn("idle timer")
+	}
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp, tr)
 	c.Set, c.Delete = st.Changes()
 	tr.finish(fired, c.Set, c.Delete, herr)
@@ -529,6 +532,7 @@ func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rule
 		Person:         person,
 		KV:             kv{a},
 		Transcript:     a.transcriptText(ev),
+		Timers:         a.timersFor(ev),
 	}
 	start := time.Now()
 	err := a.callHandler(ctx, h, req)

@@ -30,6 +30,7 @@ type wireEntry struct {
 	Msg   *event.Message     `json:"m,omitempty"`
 	Pres  *event.Presence    `json:"r,omitempty"`
 	Links *convLinks         `json:"l,omitempty"`
+	Timer string             `json:"tm,omitempty"`
 }
 
 type wireConv struct {
@@ -41,7 +42,7 @@ type wireConv struct {
 // encodeEntry returns env's inbox payload.
 func encodeEntry(env *envelope) ([]byte, error) {
 	ev := &env.Event
-	w := wireEntry{V: entryVersion, ID: ev.ID, Kind: ev.Kind}
+	w := wireEntry{V: entryVersion, ID: ev.ID, Kind: ev.Kind, Timer: ev.Timer.Name}
 	if !ev.Time.IsZero() {
 		w.Time = ev.Time.UnixNano()
 	}
@@ -83,7 +84,7 @@ func decodeEntry(payload []byte, account, conv string) (envelope, error) {
 		return env, fmt.Errorf("inbox entry form %d, want %d", w.V, entryVersion)
 	}
 	ev := &env.Event
-	ev.ID, ev.Kind, ev.Account = w.ID, w.Kind, account
+	ev.ID, ev.Kind, ev.Account, ev.Timer.Name = w.ID, w.Kind, account, w.Timer
 	if w.Time != 0 {
 		ev.Time = time.Unix(0, w.Time)
 	}

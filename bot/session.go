@@ -292,6 +292,8 @@ func (a *account) drive(ctx context.Context, l store.Lease, sent time.Time) erro
 			fed = true
 			feed.Add(1)
 			go func() { defer feed.Done(); a.feed(dctx) }()
+			feed.Add(1)
+			go func() { defer feed.Done(); a.fireTimers(dctx) }()
 		}
 		// One channel round: keep-alive and the poll end together; the
 		// inbox feed runs for the whole tenure.

@@ -48,6 +48,9 @@ type Request struct {
 	// Transcript renders the conversation's transcript so far (before this
 	// event); nil when the bot keeps no transcripts.
 	Transcript func(ctx context.Context) (string, error)
+	// Timers sets and cancels the timers of the event's conversation; nil
+	// for events outside a conversation.
+	Timers Timers
 	// Rule is the rule whose action called the handler.
 	Rule Rule
 	// Log is scoped to account, conversation, rule and handler.
@@ -80,6 +83,17 @@ type KV interface {
 	Set(ctx context.Context, name string, v any, ttl time.Duration) error
 	// Delete removes name.
 	Delete(ctx context.Context, name string) error
+}
+
+// Timers are the timers of one conversation. A timer that comes due
+// becomes a timer.fired event with its name, handled like any event: once,
+// by the instance that drives the account then, after a restart or a
+// takeover too.
+type Timers interface {
+	// Set (re)starts the timer name to fire after d.
+	Set(ctx context.Context, name string, after time.Duration) error
+	// Cancel stops the timer name; one not set is no error.
+	Cancel(ctx context.Context, name string) error
 }
 
 // Rule identifies the rule action that called a handler.

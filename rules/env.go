@@ -56,6 +56,7 @@ type Env struct {
 	Participant  event.Participant  `expr:"participant"`
 	Conversation event.Conversation `expr:"conversation"`
 	Message      event.Message      `expr:"message"`
+	Timer        event.Timer        `expr:"timer"`
 	State        map[string]any     `expr:"state"`
 	Person       Person             `expr:"person"`
 	Bot          Bot                `expr:"bot"`
@@ -137,6 +138,7 @@ type EventView struct {
 	Participant  event.Participant  `expr:"participant"`
 	Message      event.Message      `expr:"message"`
 	Presence     event.Presence     `expr:"presence"`
+	Timer        event.Timer        `expr:"timer"`
 }
 
 var noEvent = new(event.Event)
@@ -150,11 +152,12 @@ func (e *Env) bind(in *Input, loc *time.Location) {
 	}
 	e.Event = EventView{
 		ID: ev.ID, Kind: string(ev.Kind), Account: ev.Account, Time: ev.Time,
-		Conversation: ev.Conversation, Participant: ev.Participant, Message: ev.Message, Presence: ev.Presence,
+		Conversation: ev.Conversation, Participant: ev.Participant, Message: ev.Message, Presence: ev.Presence, Timer: ev.Timer,
 	}
 	e.Participant = ev.Participant
 	e.Conversation = ev.Conversation
 	e.Message = ev.Message
+	e.Timer = ev.Timer
 	e.State = in.State
 	e.Person = Person{URI: ev.Participant.URI, State: in.Person}
 	e.Bot = in.Bot
@@ -171,7 +174,7 @@ func (e *Env) bind(in *Input, loc *time.Location) {
 func (e *Env) unbind() {
 	e.in, e.Event, e.State, e.Person = nil, EventView{}, nil, Person{}
 	e.box = [numStringFields]any{}
-	e.Participant, e.Conversation, e.Message = event.Participant{}, event.Conversation{}, event.Message{}
+	e.Participant, e.Conversation, e.Message, e.Timer = event.Participant{}, event.Conversation{}, event.Message{}, event.Timer{}
 }
 
 // parseClock parses "HH:MM" into minutes after midnight.

@@ -37,6 +37,7 @@ type Store interface {
 	Inbox
 	Marks
 	Values
+	Timers
 	Sessions
 	Leases
 	// Ping reports whether the store is reachable (readiness).
@@ -158,6 +159,30 @@ type Values interface {
 	GetValue(ctx context.Context, account, key string) ([]byte, error)
 	// DeleteValue removes key after checking the fence.
 	DeleteValue(ctx context.Context, account string, fence int64, key string) error
+}
+
+// Timer is an event due later: once Due has passed, the lease holder
+// appends Entry to the inbox (its EventID makes that happen once) and
+// drops the timer.
+type Timer struct {
+	// ID names the timer in its account; setting a timer with the ID of
+	// another replaces it.
+	ID    string    `json:"id"`
+	Due   time.Time `json:"due"`
+	Entry Entry     `json:"entry"`
+}
+
+// Timers keeps an account's timers, written under the fence.
+type Timers interface {
+	// SetTimer stores t, replacing the timer with its ID.
+	SetTimer(ctx context.Context, account string, fence int64, t Timer) error
+	// CancelTimer removes the timer id; none is no error.
+	CancelTimer(ctx context.Context, account string, fence int64, id string) error
+	// DueTimers returns up to n timers due at now, earliest first.
+	DueTimers(ctx context.Context, account string, now time.Time, n int) ([]Timer, error)
+	// DropTimer removes the timer id when it is still the one due at due
+	// (one set again since stays).
+	DropTimer(ctx context.Context, account string, fence int64, id string, due time.Time) error
 }
 
 // Session is what a restarted or taking-over instance needs to resume a

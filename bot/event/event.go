@@ -57,6 +57,13 @@ const (
 	// in an open conversation. The engine sends it before the rules run;
 	// rules may listen to it, for example to log or forward alerts.
 	MessageRequested Kind = "message.requested"
+	// TimerFired: a timer a rule step set (the timer plugin) came due and
+	// was not cancelled. Timer names it; Conversation and Participant are
+	// those of the event that set it.
+	TimerFired Kind = "timer.fired"
+	// ConversationIdle: nobody wrote in the conversation for the
+	// configured idle time (engine.idle_after) since its last message.
+	ConversationIdle Kind = "conversation.idle"
 )
 
 var kinds = []Kind{
@@ -64,7 +71,7 @@ var kinds = []Kind{
 	ParticipantJoined, ParticipantLeft, ParticipantUpdated,
 	MessageReceived, MessageSent, MessageFailed, Typing,
 	ConversationEnded, PresenceChanged, SubscriptionExpiring,
-	MessageRequested,
+	MessageRequested, TimerFired, ConversationIdle,
 }
 
 // Kinds returns every kind the engine emits, sorted.
@@ -119,6 +126,14 @@ type Event struct {
 	// Presence carries the new presence of presence.changed events and the
 	// subscription of subscription.expiring events.
 	Presence Presence `json:"presence" expr:"presence"`
+	// Timer names the timer of a timer.fired event.
+	Timer Timer `json:"timer,omitzero" expr:"timer"`
+}
+
+// Timer is a timer a rule step set (the timer plugin).
+type Timer struct {
+	// Name is the timer's name in its conversation.
+	Name string `json:"name,omitempty" expr:"name"`
 }
 
 // ConversationID returns the key the engine orders and stores the event

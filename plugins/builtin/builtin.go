@@ -1,6 +1,6 @@
 // Package builtin registers the built-in handlers of package handlers as
 // plugins in plugins.Default: reply, set, unset, accept, decline,
-// forward, webhook, log, leave and transcript. Link it in with a blank import (or
+// forward, webhook, log, leave, transcript, timer and cancel_timer. Link it in with a blank import (or
 // import plugins/standard, which links every plugin of this repository).
 package builtin
 
@@ -24,6 +24,8 @@ func RegisterAll(r *plugins.Registry) {
 	r.Register("log", plugins.Define(build(handlers.NewLog)))
 	r.Register("leave", plugins.Define(build(handlers.NewLeave)))
 	r.Register("transcript", plugins.Define(build(handlers.NewTranscript)))
+	r.Register("timer", plugins.Define(build(handlers.NewTimer)))
+	r.Register("cancel_timer", plugins.Define(build(handlers.NewCancelTimer)))
 }
 
 // build adapts a constructor returning a concrete handler to Define's

@@ -51,7 +51,7 @@ func step(t *testing.T, doc string) (string, *yaml.Node) {
 func TestRegisterAll_registers_every_builtin(t *testing.T) {
 	r := plugins.NewRegistry()
 	builtin.RegisterAll(r)
-	want := "accept,decline,forward,leave,log,reply,set,transcript,unset,webhook"
+	want := "accept,cancel_timer,decline,forward,leave,log,reply,set,timer,transcript,unset,webhook"
 	if got := strings.Join(r.Names(), ","); got != want {
 		t.Fatalf("names = %s, want %s", got, want)
 	}

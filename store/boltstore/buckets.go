@@ -16,6 +16,7 @@ import (
 //	done/<eventID>        expiry, unix nanoseconds
 //	marks/<key>           expiry, unix nanoseconds (0: never)
 //	values/<key>          expiry (unix nanoseconds, 0: never), then the value
+//	timers/<id>           JSON store.Timer
 //	meta/session          JSON store.Session
 //	meta/lease            JSON lease record
 //	meta/fence            current fencing token
@@ -29,6 +30,7 @@ var (
 	bucketMarks    = []byte("marks")
 	bucketMeta     = []byte("meta")
 	bucketValues   = []byte("values")
+	bucketTimers   = []byte("timers")
 
 	keySession = []byte("session")
 	keyLease   = []byte("lease")

@@ -18,21 +18,23 @@ func (s *Store) SetValue(ctx context.Context, account string, fence int64, key s
 		rec = nanos(time.Now().Add(ttl))
 	}
 	rec = append(rec, value...)
-	return s.fencedValue("set value", account, fence, func(b *bolt.Bucket) error { return b.Put([]byte(key), rec) })
+	return s.fencedBucket("set value", account, fence, bucketValues, func(b *bolt.Bucket) error { return b.Put([]byte(key), rec) })
 }
 
 // DeleteValue removes the value after checking the fence.
 func (s *Store) DeleteValue(ctx context.Context, account string, fence int64, key string) error {
-	return s.fencedValue("delete value", account, fence, func(b *bolt.Bucket) error { return b.Delete([]byte(key)) })
+	return s.fencedBucket("delete value", account, fence, bucketValues, func(b *bolt.Bucket) error { return b.Delete([]byte(key)) })
 }
 
-func (s *Store) fencedValue(op, account string, fence int64, fn func(*bolt.Bucket) error) error {
+// fencedBucket runs fn on the account's bucket name in one batched
+// transaction after checking the fence.
+func (s *Store) fencedBucket(op, account string, fence int64, name []byte, fn func(*bolt.Bucket) error) error {
 	var fenced error
 	err := s.batch(op, account, func(tx *bolt.Tx) error {
 		if fenced = checkFence(tx, account, fence); fenced != nil {
 			return nil
 		}
-		b, err := mkSub(tx, account, bucketValues)
+		b, err := mkSub(tx, account, name)
 		if err != nil {
 			return err
 		}

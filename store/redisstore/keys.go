@@ -18,6 +18,8 @@ import (
 //	<prefix>:{<account>}:mark:<key>    cooldown / send-once mark, PX ttl
 //	<prefix>:{<account>}:session       JSON store.Session
 //	<prefix>:{<account>}:value:<key>   string, PX ttl (Values)
+//	<prefix>:{<account>}:timers        sorted set: timer id → due (unix ms)
+//	<prefix>:{<account>}:timerdata     hash: timer id → JSON store.Timer
 type keys struct {
 	base string // "<prefix>:{<account>}:"
 }
@@ -42,3 +44,5 @@ func (k keys) done(eventID string) string {
 func (k keys) mark(key string) string  { return k.base + "mark:" + key }
 func (k keys) session() string         { return k.base + "session" }
 func (k keys) value(key string) string { return k.base + "value:" + key }
+func (k keys) timers() string          { return k.base + "timers" }
+func (k keys) timerData() string       { return k.base + "timerdata" }

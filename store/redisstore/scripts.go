@@ -141,6 +141,24 @@ redis.call('DEL', KEYS[2])
 return 1
 `)
 
+// setTimerScript: KEYS fence, timers, timerdata; ARGV fence, id, due ms, JSON.
+var setTimerScript = redis.NewScript(fenceCheck + `
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
+return 1
+`)
+
+// dropTimerScript: KEYS fence, timers, timerdata; ARGV fence, id, due ms
+// ("" drops whatever is due).
+var dropTimerScript = redis.NewScript(fenceCheck + `
+local due = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if due and (ARGV[3] == '' or tonumber(due) == tonumber(ARGV[3])) then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+end
+return 1
+`)
+
 var saveSessionScript = redis.NewScript(fenceCheck + `
 redis.call('SET', KEYS[2], ARGV[2])
 return 1

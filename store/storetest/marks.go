@@ -77,6 +77,62 @@ func testValues(t *testing.T, newStore NewStore) {
 	get("kv:a", "")
 }
 
+func testTimers(t *testing.T, newStore NewStore) {
+	s, ctx, acct := newStore(t), ctxFor(t), account()
+	t0 := time.Now().Truncate(time.Millisecond)
+	timer := func(id string, in time.Duration) store.Timer {
+		return store.Timer{ID: id, Due: t0.Add(in), Entry: store.Entry{EventID: "ev-" + id, Conversation: "/c1", Payload: []byte(`{"k":"timer.fired"}`)}}
+	}
+	due := func(at time.Duration, want ...string) []store.Timer {
+		t.Helper()
+		got, err := s.DueTimers(ctx, acct, t0.Add(at), 10)
+		must(t, err, "due timers")
+		var ids []string
+		for _, x := range got {
+			ids = append(ids, x.ID)
+		}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("due at +%v: %v, want %v", at, ids, want)
+		}
+		return got
+	}
+	due(time.Hour)
+	must(t, s.SetTimer(ctx, acct, 0, timer("b", 2*time.Minute)), "set b")
+	must(t, s.SetTimer(ctx, acct, 0, timer("a", time.Minute)), "set a")
+	must(t, s.SetTimer(ctx, acct, 0, timer("c", time.Hour)), "set c")
+	due(0)
+	got := due(5*time.Minute, "a", "b")
+	if !got[0].Due.Equal(t0.Add(time.Minute)) || got[0].Entry.EventID != "ev-a" || string(got[0].Entry.Payload) != `{"k":"timer.fired"}` {
+		t.Fatalf("timer a read back as %+v", got[0])
+	}
+	// Set again, b moves later; dropping the old b keeps the new one.
+	must(t, s.SetTimer(ctx, acct, 0, timer("b", 30*time.Minute)), "set b again")
+	must(t, s.DropTimer(ctx, acct, 0, "b", t0.Add(2*time.Minute)), "drop the old b")
+	must(t, s.DropTimer(ctx, acct, 0, "a", t0.Add(time.Minute)), "drop a")
+	due(5 * time.Minute)
+	due(45*time.Minute, "b")
+	must(t, s.CancelTimer(ctx, acct, 0, "b"), "cancel b")
+	must(t, s.CancelTimer(ctx, acct, 0, "never-set"), "cancel an unknown timer")
+	due(2*time.Hour, "c")
+	// A holder that lost the lease changes nothing.
+	l1, err := s.AcquireLease(ctx, acct, "one", 100*time.Millisecond)
+	must(t, err, "acquire")
+	time.Sleep(200 * time.Millisecond)
+	if _, err := s.AcquireLease(ctx, acct, "two", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"set":    s.SetTimer(ctx, acct, l1.Token, timer("d", 0)),
+		"cancel": s.CancelTimer(ctx, acct, l1.Token, "c"),
+		"drop":   s.DropTimer(ctx, acct, l1.Token, "c", t0.Add(time.Hour)),
+	} {
+		if !errors.Is(err, store.ErrFenced) {
+			t.Errorf("%s with a stale fence = %v, want ErrFenced", name, err)
+		}
+	}
+	due(2*time.Hour, "c")
+}
+
 func testSessions(t *testing.T, newStore NewStore) {
 	s, ctx, acct := newStore(t), ctxFor(t), account()
 	if _, err := s.LoadSession(ctx, acct); !errors.Is(err, store.ErrNotFound) {

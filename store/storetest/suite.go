@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"complete_forget_removes_the_ended_conversation", testCompleteForget},
 		{"marks_expire", testMarks},
 		{"values_round_trip_expire_and_are_fenced", testValues},
+		{"timers_come_due_in_order_and_are_fenced", testTimers},
 		{"session_round_trip", testSessions},
 		{"session_holds_no_secret", testSessionNoSecret},
 		{"lease_acquire_and_held", testLeaseHeld},

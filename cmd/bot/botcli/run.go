@@ -206,6 +206,7 @@ func engineConfig(cfg *config.Config, redactor *logging.Redactor) (bot.Config, s
 		Handover:             cfg.Engine.Handover,
 		NotifyRate:           cfg.Engine.NotifyRate,
 		PersonTTL:            cfg.Engine.PersonTTL,
+		IdleAfter:            cfg.Engine.IdleAfter,
 		TranscriptRetention:  cfg.Transcripts.Retention,
 		TranscriptMax:        cfg.Transcripts.MaxEntries,
 		NotifyBurst:          cfg.Engine.NotifyBurst,

@@ -170,6 +170,9 @@ type Engine struct {
 	// auto (leave it to a standby when one is there), always, or never
 	// (delete it, ending the open conversations).
 	Handover string `yaml:"handover"`
+	// IdleAfter, when set, fires conversation.idle in a conversation in
+	// which nobody wrote for this long.
+	IdleAfter time.Duration `yaml:"idle_after"`
 	// NotifyRate and NotifyBurst pace the notify API (POST
 	// /api/v1/messages) per account and instance: messages a second, and
 	// the burst allowed above it.

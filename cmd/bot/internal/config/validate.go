@@ -136,6 +136,9 @@ func (c *Config) Validate() error {
 			add(k, "%s is not positive", positive[k])
 		}
 	}
+	if e.IdleAfter < 0 || e.IdleAfter > 0 && e.IdleAfter < time.Second {
+		add("engine.idle_after", "%s is neither 0 (off) nor at least 1s", e.IdleAfter)
+	}
 	if e.PersonTTL < time.Minute {
 		add("engine.person_ttl", "%s is under 1m", e.PersonTTL)
 	}
