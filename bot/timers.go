@@ -98,10 +98,11 @@ func (a *account) timersFor(ev *event.Event) handlers.Timers {
 	return convTimers{a, ev}
 }
 
-// fireTimers appends the due timers' events to the inbox every
-// timerPeriod until ctx ends (the lease tenure).
+// fireTimers appends the due timers' and schedules' events to the inbox
+// every timerPeriod until ctx ends (the lease tenure).
 func (a *account) fireTimers(ctx context.Context) {
 	for sleep(ctx, timerPeriod) {
+		a.fireSchedules(ctx, time.Now())
 		due, err := a.e.store.DueTimers(ctx, a.addr, time.Now(), 64)
 		if err != nil || len(due) == 0 {
 			continue
@@ -121,5 +122,67 @@ func (a *account) fireTimers(ctx context.Context) {
 			}
 		}
 		a.log.WithField("timers", len(due)).Debug("timers fired")
+	}
+}
+
+func scheduleKey(rule string) string { return "schedule:" + rule }
+
+// fireSchedules fires the scheduled rules whose next occurrence after the
+// last one fired has come: one schedule.fired event each, the latest
+// occurrence when several were missed. The last occurrence fired is kept
+// in the store (Values "schedule:<rule>"), so a restart or a takeover
+// neither repeats nor loses one; a rule seen for the first time starts
+// from now. The event id derives from the rule and the occurrence, so an
+// occurrence appended twice is one event.
+func (a *account) fireSchedules(ctx context.Context, now time.Time) {
+	set := a.e.rules.Current()
+	if set == nil {
+		return
+	}
+	for _, r := range set.Scheduled() {
+		var last time.Time
+		b, err := a.e.store.GetValue(ctx, a.addr, scheduleKey(r.Name))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			last = now
+			a.saveScheduled(ctx, r.Name, now)
+			continue
+		case err != nil:
+			continue
+		}
+		if err := last.UnmarshalText(b); err != nil {
+			last = now
+		}
+		at := r.Schedule.Next(last)
+		if at.After(now) {
+			continue
+		}
+		for n := r.Schedule.Next(at); !n.After(now); n = r.Schedule.Next(n) {
+			at = n // missed occurrences fire once, as the latest
+		}
+		ev := event.Event{
+			ID:   eventID(a.addr, string(event.ScheduleFired), r.Name, strconv.FormatInt(at.UnixMilli(), 10)),
+			Kind: event.ScheduleFired, Account: a.addr, Time: at, Timer: event.Timer{Name: r.Name},
+		}
+		payload, err := encodeEntry(&envelope{Event: ev})
+		if err != nil {
+			continue
+		}
+		if _, err := a.e.store.AppendBatch(ctx, a.addr, a.fence(), store.Batch{Entries: []store.Entry{{EventID: ev.ID, Payload: payload}}}); err != nil {
+			a.log.WithError(err).WithField("rule", r.Name).Warn("scheduled rule not queued; trying again")
+			continue
+		}
+		a.saveScheduled(ctx, r.Name, at)
+	}
+}
+
+// scheduleTTL keeps the last occurrence of a rule that was removed from
+// the files for a while, then forgets it.
+const scheduleTTL = 30 * 24 * time.Hour
+
+func (a *account) saveScheduled(ctx context.Context, rule string, at time.Time) {
+	b, _ := at.MarshalText()
+	if err := a.e.store.SetValue(ctx, a.addr, a.fence(), scheduleKey(rule), b, scheduleTTL); err != nil {
+		a.log.WithError(err).WithField("rule", rule).Warn("last occurrence of a scheduled rule not stored")
 	}
 }

@@ -118,3 +118,43 @@ rules:
 		t.Fatalf("bot said %q, want %q", got, want)
 	}
 }
+
+// Issue 12: a rule with every fires at its times, each occurrence once,
+// across a takeover.
+func TestEngine_a_scheduled_rule_fires_each_occurrence_once_across_a_takeover(t *testing.T) {
+	reg := testRegistry()
+	builtin.RegisterAll(reg)
+	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+rules:
+  - name: standup
+    every: 1s
+    do:
+      - forward: {to: `+bobURI+`, subject: Standup, text: "standup {{.Time.UnixMilli}}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Scheduled()) != 1 {
+		t.Fatal("the rule with every is not scheduled")
+	}
+	sim := newSim(t, 1)
+	prefix := redisPrefix(t)
+	cfgA := testConfig(sim)
+	cfgA.InstanceID = "A"
+	ea, crashA := crashable(t, cfgA, WithStore(openRedis(t, prefix, "A")), WithRules(staticRules{set}))
+	waitUntil(t, "A driving the account", func() bool { return ea.Status()[0].Owner })
+	cfgB := testConfig(sim)
+	cfgB.InstanceID = "B"
+	b := start(t, cfgB, openRedis(t, prefix, "B"), set)
+	waitUntil(t, "the first standup", func() bool { return len(saidTo(sim, bobURI)) >= 1 })
+	crashA()
+	waitUntil(t, "B driving the account", func() bool { return b.e.Status()[0].Owner })
+	waitUntil(t, "three standups", func() bool { return len(saidTo(sim, bobURI)) >= 3 })
+	seen := map[string]bool{}
+	for _, s := range saidTo(sim, bobURI) {
+		if seen[s] {
+			t.Fatalf("occurrence %q fired twice: %q", s, saidTo(sim, bobURI))
+		}
+		seen[s] = true
+	}
+}

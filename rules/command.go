@@ -66,6 +66,9 @@ func (r *Rule) admits(uri string) bool {
 // fits reports whether a command rule is for ev: the first word is its
 // command and the sender may use it.
 func (r *Rule) fits(ev *event.Event) bool {
+	if r.Schedule != nil {
+		return ev.Kind == event.ScheduleFired && ev.Timer.Name == r.Name
+	}
 	if !r.admits(ev.Participant.URI) {
 		return false
 	}

@@ -430,7 +430,7 @@ func (l *loader) invitations(file string, v *yaml.Node) {
 	}
 }
 
-var ruleKeys = "name, description, on, when, do, on_error, stop, enabled, priority, cooldown, command, help, restrict_to"
+var ruleKeys = "name, description, on, when, do, on_error, stop, enabled, priority, cooldown, command, help, restrict_to, every, cron"
 
 func (l *loader) loadRule(file string, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
@@ -450,7 +450,7 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 	} else if prev, dup := l.names[name]; dup {
 		l.errorf(at(file, n), name, "name", "already used by the rule at %s:%d", prev.File, prev.Line)
 	}
-	var haveOn, haveDo, haveCommand bool
+	var haveOn, haveDo, haveCommand, haveSchedule bool
 	var whenNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -511,6 +511,9 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 			r.Help = v.Value
 		case "restrict_to":
 			l.restrictTo(file, r, v)
+		case "every", "cron":
+			haveSchedule = true
+			l.schedule(file, r, k.Value, v)
 		default:
 			l.errorf(at(file, k), name, "", "unknown key %q (known: %s)", k.Value, ruleKeys)
 		}
@@ -518,7 +521,9 @@ func (l *loader) loadRule(file string, n *yaml.Node) {
 	if r.Help != "" && r.Command == "" {
 		l.errorf(at(file, n), name, "help", "a rule with help needs a command: the help answer lists commands")
 	}
-	if !l.checkCommand(file, n, r, haveOn) && !haveCommand {
+	if haveSchedule && (haveOn || haveCommand) {
+		l.errorf(at(file, n), name, "on", "a rule with every or cron fires on its schedule (schedule.fired): leave on and command out")
+	} else if !l.checkCommand(file, n, r, haveOn) && !haveCommand && !haveSchedule {
 		l.errorf(at(file, n), name, "on", "required: the event kinds the rule is for")
 	}
 	if !haveDo {

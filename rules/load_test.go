@@ -43,7 +43,7 @@ rules:
 `)
 	es := loadFail(t, rules.Options{}, a, b)
 	hasErr(t, es, a+`:1:1: unknown key "bogus" (known: version, timezone, vars, include, subscribe, invitations, help, rules, or x-NAME for anchors)`)
-	hasErr(t, es, a+`:6:5: rule "one": unknown key "colour" (known: name, description, on, when, do, on_error, stop, enabled, priority, cooldown, command, help, restrict_to)`)
+	hasErr(t, es, a+`:6:5: rule "one": unknown key "colour" (known: name, description, on, when, do, on_error, stop, enabled, priority, cooldown, command, help, restrict_to, every, cron)`)
 	hasErrLike(t, es, a+`:8:9: rule "two": on: unknown event kind "message.recieved" (known: `, "message.received", "typing", "invitation.received")
 	hasErr(t, es, b+`:2:5: rule "one": name: already used by the rule at `+a+`:3`)
 	hasErr(t, es, b+`:8:11: rule "three": stop: want true or false, got "maybe"`)

@@ -37,6 +37,9 @@ type Rule struct {
 	// RestrictTo, when not empty, are the SIP URIs and domains of the
 	// people the rule fires for.
 	RestrictTo []string
+	// Schedule, for a rule with every or cron, says when it fires
+	// (schedule.fired).
+	Schedule Schedule
 
 	File      string // where the rule starts
 	Line, Col int

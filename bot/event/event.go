@@ -64,6 +64,9 @@ const (
 	// ConversationIdle: nobody wrote in the conversation for the
 	// configured idle time (engine.idle_after) since its last message.
 	ConversationIdle Kind = "conversation.idle"
+	// ScheduleFired: the time of a rule with every or cron came; the event
+	// is outside any conversation, and Timer names the rule.
+	ScheduleFired Kind = "schedule.fired"
 )
 
 var kinds = []Kind{
@@ -71,7 +74,7 @@ var kinds = []Kind{
 	ParticipantJoined, ParticipantLeft, ParticipantUpdated,
 	MessageReceived, MessageSent, MessageFailed, Typing,
 	ConversationEnded, PresenceChanged, SubscriptionExpiring,
-	MessageRequested, TimerFired, ConversationIdle,
+	MessageRequested, TimerFired, ConversationIdle, ScheduleFired,
 }
 
 // Kinds returns every kind the engine emits, sorted.
