@@ -1,7 +1,9 @@
 package oncall_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ucwabot/ucwabot/bottest"
 	_ "github.com/ucwabot/ucwabot/plugins/builtin"
@@ -71,4 +73,54 @@ func TestBot_oncall_follows_presence_changes(t *testing.T) {
 	if st := c.State(); st["oncall"] != nil {
 		t.Fatalf("the first conversation's state = %v", st)
 	}
+}
+
+const escalationRules = `
+subscribe: [` + ann + `, ` + bob + `]
+rules:
+  - name: page on-call
+    on: message.received
+    when: icontains(message.text, "urgent")
+    do:
+      - oncall:
+          engineers: [` + ann + `, ` + bob + `]
+          escalate_after: 2s
+  - name: on-call follow-up
+    on: [participant.joined, timer.fired]
+    do:
+      - oncall:
+          engineers: [` + ann + `, ` + bob + `]
+          escalate_after: 2s
+`
+
+// Issue 12: the engineer brought in has not joined in time, so the next
+// one is brought in and the person waiting is told; once that one joins,
+// nothing more happens.
+func TestBot_oncall_escalates_when_the_engineer_does_not_join(t *testing.T) {
+	b := bottest.New(t, bottest.Rules(escalationRules))
+	b.SetPresence(ann, "Online")
+	b.SetPresence(bob, "Online")
+	b.Sim.SetAutoAccept(ann, false) // ann never joins
+	b.ExpectPresence(ann, "Online")
+	b.ExpectPresence(bob, "Online")
+
+	c := b.Invite(alice, "urgent: the VPN is down")
+	c.ExpectReply("I've asked " + ann + " to join this conversation.")
+	c.ExpectReply(ann + " has not joined yet, so I've asked " + bob + " to join as well.")
+	c.ExpectParticipant(bob)
+	c.ExpectState("oncall", bob)
+	c.Wait()
+	// Bob joined: his timer was cancelled, no third message comes.
+	time.Sleep(3 * time.Second)
+	c.Wait()
+	var escalations int
+	for _, s := range b.Sent() {
+		if strings.Contains(s, "has not joined yet") {
+			escalations++
+		}
+	}
+	if escalations != 1 {
+		t.Fatalf("%d escalations, want 1: %q", escalations, b.Sent())
+	}
+	b.ExpectNoErrors()
 }

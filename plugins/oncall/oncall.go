@@ -13,14 +13,31 @@
 //	    do:
 //	      - oncall:
 //	          engineers: [sip:ann@contoso.com, sip:bob@contoso.com]
+//
+// With escalate_after, the router escalates: it starts a timer (named
+// after its state field) when it invites an engineer, and when the timer
+// fires before that engineer joined it invites the next available one
+// and tells the person waiting. A second rule hands it the events it
+// follows up on, the joins and its timer:
+//
+//   - name: on-call follow-up
+//     on: [participant.joined, timer.fired]
+//     do:
+//   - oncall:
+//     engineers: [sip:ann@contoso.com, sip:bob@contoso.com]
+//     escalate_after: 10m
 package oncall
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/handlers"
 	"github.com/ucwabot/ucwabot/plugins"
 )
@@ -40,8 +57,18 @@ type Config struct {
 	// Fallback is said when nobody is available.
 	Fallback string `yaml:"fallback"`
 	// Field is the state field that records the engineer (default
-	// "oncall").
+	// "oncall"); Field+"_tried" lists the engineers invited, and the
+	// escalation timer is named Field.
 	Field string `yaml:"field"`
+	// EscalateAfter, when set, is how long an invited engineer has to
+	// join before the next available one is invited.
+	EscalateAfter time.Duration `yaml:"escalate_after"`
+	// Escalated is said when the next engineer is invited; it sees
+	// .Engineer and .Previous.
+	Escalated string `yaml:"escalated"`
+	// NobodyElse is said when the engineer did not join and nobody else
+	// is available.
+	NobodyElse string `yaml:"nobody_else"`
 }
 
 // Defaults of the texts a Config leaves empty.
@@ -50,6 +77,9 @@ const (
 	DefaultAlready  = "{{.Engineer}} is already on it."
 	DefaultFallback = "Nobody on call is available right now. Please try again later."
 	DefaultField    = "oncall"
+
+	DefaultEscalated  = "{{.Previous}} has not joined yet, so I've asked {{.Engineer}} to join as well."
+	DefaultNobodyElse = "{{.Previous}} has not joined yet and nobody else on call is available. Please call the hotline."
 )
 
 func (c *Config) withDefaults() Config {
@@ -65,6 +95,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Field == "" {
 		d.Field = DefaultField
+	}
+	if d.Escalated == "" {
+		d.Escalated = DefaultEscalated
+	}
+	if d.NobodyElse == "" {
+		d.NobodyElse = DefaultNobodyElse
 	}
 	return d
 }
@@ -84,18 +120,22 @@ func (c *Config) Validate() error {
 		}
 		seen[e] = true
 	}
-	d := c.withDefaults()
-	if _, err := handlers.ParseText("oncall: message", d.Message); err != nil {
-		return err
+	if c.EscalateAfter < 0 {
+		return errors.New("oncall: escalate_after must not be negative")
 	}
-	_, err := handlers.ParseText("oncall: already", d.Already)
-	return err
+	d := c.withDefaults()
+	for key, src := range map[string]string{"message": d.Message, "already": d.Already, "escalated": d.Escalated, "nobody_else": d.NobodyElse} {
+		if _, err := handlers.ParseText("oncall: "+key, src); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Handler is the on-call router.
 type Handler struct {
-	cfg              Config
-	message, already *handlers.Template
+	cfg                                     Config
+	message, already, escalated, nobodyElse *handlers.Template
 
 	mu         sync.Mutex
 	subscribed map[string]bool
@@ -112,18 +152,31 @@ func New(c Config) (handlers.Handler, error) {
 	h := &Handler{cfg: d, subscribed: map[string]bool{}}
 	h.message, _ = handlers.ParseText("oncall: message", d.Message)
 	h.already, _ = handlers.ParseText("oncall: already", d.Already)
+	h.escalated, _ = handlers.ParseText("oncall: escalated", d.Escalated)
+	h.nobodyElse, _ = handlers.ParseText("oncall: nobody_else", d.NobodyElse)
 	return h, nil
 }
 
 // templateData is what the router's templates see.
 type templateData struct {
 	handlers.TemplateData
-	// Engineer is the SIP URI of the chosen engineer.
-	Engineer string
+	// Engineer is the SIP URI of the chosen engineer; Previous, when
+	// escalating, the one who did not join.
+	Engineer, Previous string
 }
 
-// Handle invites the first available engineer, or says the fallback.
+// Handle invites the first available engineer, or says the fallback. On
+// a join of the invited engineer it stops the escalation timer; when the
+// timer fires it escalates.
 func (h *Handler) Handle(ctx context.Context, req *handlers.Request) error {
+	switch ev := req.Event; {
+	case ev.Kind == event.ParticipantJoined:
+		return h.joined(ctx, req)
+	case ev.Kind == event.TimerFired && ev.Timer.Name == h.cfg.Field:
+		return h.escalate(ctx, req)
+	case ev.Kind == event.TimerFired:
+		return nil // another rule's timer
+	}
 	data := templateData{TemplateData: handlers.NewTemplateData(req)}
 	var prev string
 	if ok, err := req.State.Get(h.cfg.Field, &prev); err != nil {
@@ -149,8 +202,8 @@ func (h *Handler) Handle(ctx context.Context, req *handlers.Request) error {
 			req.Log.WithError(err).WithField("engineer", uri).Warn("oncall: invite failed; trying the next engineer")
 			continue
 		}
-		if err := req.State.Set(h.cfg.Field, uri); err != nil {
-			return fmt.Errorf("oncall: %w", err)
+		if err := h.record(ctx, req, uri, nil); err != nil {
+			return err
 		}
 		data.Engineer = uri
 		return h.say(ctx, req, h.message, data)
@@ -191,4 +244,72 @@ func (h *Handler) subscribe(ctx context.Context, req *handlers.Request, uris []s
 			h.mu.Unlock()
 		}
 	}
+}
+
+func (h *Handler) triedField() string { return h.cfg.Field + "_tried" }
+
+// record notes uri as the engineer asked (after tried), and starts the
+// escalation timer.
+func (h *Handler) record(ctx context.Context, req *handlers.Request, uri string, tried []string) error {
+	if err := req.State.Set(h.cfg.Field, uri); err != nil {
+		return fmt.Errorf("oncall: %w", err)
+	}
+	if err := req.State.Set(h.triedField(), append(tried, uri)); err != nil {
+		return fmt.Errorf("oncall: %w", err)
+	}
+	if h.cfg.EscalateAfter > 0 && req.Timers != nil {
+		if err := req.Timers.Set(ctx, h.cfg.Field, h.cfg.EscalateAfter); err != nil {
+			return fmt.Errorf("oncall: escalation timer: %w", err)
+		}
+	}
+	return nil
+}
+
+// joined stops the escalation once the engineer asked joins.
+func (h *Handler) joined(ctx context.Context, req *handlers.Request) error {
+	var asked string
+	if ok, err := req.State.Get(h.cfg.Field, &asked); err != nil || !ok || !strings.EqualFold(asked, req.Event.Participant.URI) {
+		return err
+	}
+	if h.cfg.EscalateAfter > 0 && req.Timers != nil {
+		if err := req.Timers.Cancel(ctx, h.cfg.Field); err != nil {
+			return fmt.Errorf("oncall: escalation timer: %w", err)
+		}
+	}
+	return nil
+}
+
+// escalate invites the next available engineer not asked yet, and tells
+// the person waiting.
+func (h *Handler) escalate(ctx context.Context, req *handlers.Request) error {
+	var prev string
+	var tried []string
+	if _, err := req.State.Get(h.cfg.Field, &prev); err != nil {
+		return fmt.Errorf("oncall: %w", err)
+	}
+	if _, err := req.State.Get(h.triedField(), &tried); err != nil {
+		return fmt.Errorf("oncall: %w", err)
+	}
+	data := templateData{TemplateData: handlers.NewTemplateData(req), Previous: prev}
+	for _, uri := range h.cfg.Engineers {
+		if slices.ContainsFunc(tried, func(t string) bool { return strings.EqualFold(t, uri) }) {
+			continue
+		}
+		if p, ok := req.Reply.Presence(uri); !ok || !p.Available() {
+			continue
+		}
+		if err := req.Reply.Invite(ctx, uri); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("oncall: invite %s: %w", uri, err)
+			}
+			req.Log.WithError(err).WithField("engineer", uri).Warn("oncall: invite failed; trying the next engineer")
+			continue
+		}
+		if err := h.record(ctx, req, uri, tried); err != nil {
+			return err
+		}
+		data.Engineer = uri
+		return h.say(ctx, req, h.escalated, data)
+	}
+	return h.say(ctx, req, h.nobodyElse, data)
 }

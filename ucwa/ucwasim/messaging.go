@@ -49,8 +49,8 @@ func (s *Server) handleCommunication(w http.ResponseWriter, r *http.Request, a *
 			writeError(w, http.StatusBadRequest, "ParameterValidationFailure", "to: unknown or conversation not connected")
 			return
 		}
-		if _, err := c.memberLocked(u.uri); err != nil {
-			c.joinLocked(u)
+		if _, err := c.memberLocked(u.uri); err != nil && u.autoAccept {
+			c.joinLocked(u) // one who does not accept never joins
 		}
 		w.Header().Set("Location", a.base+"/communication/participantInvitations/"+s.newID())
 		w.WriteHeader(http.StatusCreated)

@@ -53,7 +53,8 @@ func (s *Server) AddUser(uri, password string, name string) error {
 }
 
 // SetAutoAccept says whether the person accepts the bot's invitations (default true). A person
-// who does not accept lets the invitation time out after 30 simulated seconds.
+// who does not accept lets the invitation time out after 30 simulated seconds, and does not
+// join a conversation the bot adds them to (addParticipant).
 func (s *Server) SetAutoAccept(uri string, accept bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
