@@ -2,13 +2,17 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bot/event"
+	"github.com/ucwabot/ucwabot/handlers"
 	"github.com/ucwabot/ucwabot/plugins/builtin"
 	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/store"
@@ -169,4 +173,55 @@ func parseDuration(t *testing.T, s string) time.Duration {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// A webhook step with transcript: true posts the transcript so far.
+func TestEngine_a_webhook_gets_the_transcript(t *testing.T) {
+	got := make(chan string, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p handlers.WebhookPayload
+		if err := json.NewDecoder(r.Body).Decode(&p); err == nil {
+			got <- p.Transcript
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer hook.Close()
+	reg := testRegistry()
+	builtin.RegisterAll(reg)
+	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+rules:
+  - name: escalate
+    on: [message.received]
+    when: 'message.text == "escalate"'
+    stop: true
+    do:
+      - webhook: {url: "`+hook.URL+`", transcript: true, retries: -1}
+  - name: echo
+    on: [message.received]
+    do:
+      - echo: {prefix: "echo: "}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := newSim(t, 1)
+	cfg := testConfig(sim)
+	cfg.TranscriptRetention = time.Hour
+	start(t, cfg, tempBolt(t), set)
+	conv, err := sim.Invite(aliceURI, botURI, "the printer is on fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: the printer is on fire")
+	if err := conv.Say(aliceURI, "escalate"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case tr := <-got:
+		if !strings.Contains(tr, "Alice Liddell: the printer is on fire") || !strings.Contains(tr, "echo: the printer is on fire") {
+			t.Fatalf("the webhook got the transcript %q", tr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the webhook was not called")
+	}
 }

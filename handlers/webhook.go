@@ -67,6 +67,9 @@ type WebhookConfig struct {
 	// in templates ({{.State.ticket.id}}) and later events in `when:`
 	// (state.ticket.id). An answer that is not JSON is then an error.
 	SaveAs string `yaml:"save_as"`
+	// Transcript, when true, adds the conversation's transcript so far
+	// to the payload (when the bot keeps transcripts).
+	Transcript bool `yaml:"transcript"`
 }
 
 // maxWebhookAnswer bounds the answer body a webhook reads.
@@ -122,18 +125,22 @@ type WebhookPayload struct {
 	Rule string `json:"rule"`
 	// Event is the event being handled.
 	Event *event.Event `json:"event"`
+	// Transcript is the conversation's transcript so far, rendered, when
+	// the step asks for it and the bot keeps transcripts.
+	Transcript string `json:"transcript,omitempty"`
 }
 
 // Webhook POSTs the event as JSON to a URL, signed with HMAC-SHA256 when
 // it has a secret, retrying failures with exponential backoff.
 type Webhook struct {
-	saveAs  string
-	url     string
-	secret  []byte
-	timeout time.Duration
-	retries int
-	backoff time.Duration
-	client  *http.Client
+	saveAs     string
+	transcript bool
+	url        string
+	secret     []byte
+	timeout    time.Duration
+	retries    int
+	backoff    time.Duration
+	client     *http.Client
 }
 
 var (
@@ -147,7 +154,7 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Webhook{url: c.URL, secret: []byte(c.Secret), timeout: c.Timeout, retries: c.Retries, backoff: c.Backoff, saveAs: c.SaveAs}
+	h := &Webhook{url: c.URL, secret: []byte(c.Secret), timeout: c.Timeout, retries: c.Retries, backoff: c.Backoff, saveAs: c.SaveAs, transcript: c.Transcript}
 	if c.SecretEnv != "" {
 		h.secret = []byte(os.Getenv(c.SecretEnv))
 	}
@@ -216,7 +223,15 @@ func (e *StatusError) Error() string {
 // Handle posts the payload, retrying network errors, 429 and 5xx, and
 // stores the answer under SaveAs when set.
 func (h *Webhook) Handle(ctx context.Context, req *Request) error {
-	body, err := json.Marshal(WebhookPayload{Rule: req.Rule.Name, Event: req.Event})
+	payload := WebhookPayload{Rule: req.Rule.Name, Event: req.Event}
+	if h.transcript && req.Transcript != nil {
+		text, err := req.Transcript(ctx)
+		if err != nil {
+			return fmt.Errorf("webhook: transcript: %w", err)
+		}
+		payload.Transcript = text
+	}
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("webhook: encode event: %w", err)
 	}
