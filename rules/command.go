@@ -37,6 +37,8 @@ func firstWord(text string) (word, rest string) {
 	if i := strings.IndexAny(word, "\t\n"); i >= 0 {
 		word, rest = word[:i], word[i+1:]+" "+rest
 	}
+	// "urgent: the VPN is down" starts with the command urgent.
+	word = strings.TrimRight(word, ":,.;!?")
 	return strings.ToLower(word), strings.TrimSpace(rest)
 }
 

@@ -45,6 +45,7 @@ func TestCommands_fire_on_their_word_for_the_people_they_admit(t *testing.T) {
 	}{
 		{"sip:alice@contoso.com", "deploy web", []string{"deploy"}},
 		{"sip:alice@contoso.com", "  /DEPLOY web", []string{"deploy"}},
+		{"sip:alice@contoso.com", "deploy: web, now", []string{"deploy"}},
 		{"sip:bob@ops.contoso.com", "deploy web", []string{"deploy"}},
 		{"sip:bob@contoso.com", "deploy web", []string{}},
 		{"sip:mallory@evil.com", "deploy", []string{}},

@@ -170,7 +170,7 @@ func TestSchemaExamples(t *testing.T) {
 	rulesSch := compileSchema(t, rulesSchemaFile)
 	casesSch := compileSchema(t, casesSchemaFile)
 
-	examples := yamlFiles(t, "../examples/rules")
+	examples := append(yamlFiles(t, "../examples/rules"), yamlFiles(t, "../examples/oncall")...)
 	if len(examples) == 0 {
 		t.Fatal("no examples/rules/*.yaml")
 	}

@@ -10,7 +10,7 @@ import (
 var examplesRules = filepath.Join("..", "..", "examples", "rules")
 
 func TestRulesCheck_examples_are_ok(t *testing.T) {
-	for _, path := range []string{examplesRules, filepath.Join(examplesRules, "helpdesk.yaml")} {
+	for _, path := range []string{examplesRules, filepath.Join(examplesRules, "helpdesk.yaml"), filepath.Join(examplesRules, "..", "oncall")} {
 		r := runBot(t, "", nil, "rules", "check", path)
 		if r.code != 0 || !regexp.MustCompile(`^ok: \d+ rules, version sha256:[0-9a-f]{12}\n$`).MatchString(r.stdout) || r.stderr != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", path, r.code, r.stdout, r.stderr)
@@ -73,6 +73,16 @@ rules:
 func TestRulesTest_helpdesk_cases_pass(t *testing.T) {
 	r := runBot(t, "", nil, "rules", "test", "--cases", filepath.Join(examplesRules, "helpdesk.cases.yaml"), filepath.Join(examplesRules, "helpdesk.yaml"))
 	if r.code != 0 || !regexp.MustCompile(`(?m)^(\d+) cases, (\d+) passed, 0 failed$`).MatchString(r.stdout) {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// The on-call example's cases cover commands and help, the escalation
+// timer, a person's state across conversations and a schedule.
+func TestRulesTest_oncall_cases_pass(t *testing.T) {
+	dir := filepath.Join(examplesRules, "..", "oncall")
+	r := runBot(t, "", nil, "rules", "test", "--cases", filepath.Join(dir, "oncall.cases.yaml"), filepath.Join(dir, "oncall.yaml"))
+	if r.code != 0 || !regexp.MustCompile(`(?m)^5 cases, 5 passed, 0 failed$`).MatchString(r.stdout) {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }

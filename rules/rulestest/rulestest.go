@@ -61,6 +61,14 @@ type Event struct {
 	Conversation Conversation `yaml:"conversation"`
 	Message      Message      `yaml:"message"`
 	Presence     Presence     `yaml:"presence"`
+	// Timer names the timer of a timer.fired event, or the rule of a
+	// schedule.fired one.
+	Timer Timer `yaml:"timer"`
+}
+
+// Timer is event.Timer in a cases file.
+type Timer struct {
+	Name string `yaml:"name"`
 }
 
 // Participant is event.Participant in a cases file.
@@ -392,6 +400,7 @@ func (e Event) toEvent(bot string, now time.Time, i, step int) *event.Event {
 		Participant: event.Participant(e.Participant),
 		Message:     event.Message(e.Message),
 		Presence:    event.Presence{URI: e.Presence.URI, Availability: e.Presence.Availability, Activity: e.Presence.Activity},
+		Timer:       event.Timer{Name: e.Timer.Name},
 	}
 }
 
