@@ -371,7 +371,9 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 	}
 	var firstErr error
 	keep := func(err error) {
-		if err != nil && firstErr == nil {
+		// The first error, unless a later one says the lease was lost:
+		// the worker must then leave the entry for the next holder.
+		if err != nil && (firstErr == nil || errors.Is(err, errLeaseLost) && !errors.Is(firstErr, errLeaseLost)) {
 			firstErr = err
 		}
 	}
@@ -386,9 +388,12 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		}
 		f, err := a.loadPerson(ctx, who)
 		if err != nil {
+			// No state rather than an empty one, which a handler's change
+			// would write back over the person's other fields.
 			log.WithError(err).Warn("person state unavailable")
 			keep(err)
-			f = store.Fields{}
+			who = ""
+			return
 		}
 		person = event.NewState(f)
 	}
@@ -602,7 +607,7 @@ func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *hand
 				r.abandon()
 			}
 			a.e.met.handlersAbandoned.WithLabelValues(a.addr, req.Rule.Handler).Inc()
-			return fmt.Errorf("%w (%v)", ErrHandlerAbandoned, context.Cause(ctx))
+			return fmt.Errorf("%w (%w)", ErrHandlerAbandoned, context.Cause(ctx))
 		}
 	}
 	st.Join(call.State)

@@ -143,21 +143,37 @@ func (e *Engine) Notify(ctx context.Context, n Notification, wait time.Duration)
 		Message:      event.Message{Text: n.Text, HTML: n.HTML, Direction: "Outgoing"},
 	}
 	res := NotifyResult{ID: ev.ID, Account: a.addr, Status: NotifyQueued, Conversation: n.Conversation}
-	if prev, err := e.NotifyResultOf(ctx, a.addr, ev.ID); err == nil {
-		return e.awaitNotify(ctx, prev, wait)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	prev, err := e.NotifyResultOf(ctx, a.addr, ev.ID)
+	switch {
+	case err == nil && prev.Final():
+		return prev, nil
+	case err == nil:
+		res = prev
+	case !errors.Is(err, store.ErrNotFound):
 		return res, err
 	}
-	if !a.notifyLimit.Allow() {
+	// The first request with this key records it as queued (a mark makes
+	// sure that two at once do not both write, and that none overwrites
+	// the worker's outcome); every one appends the entry, which the inbox
+	// takes once: a retry after a failed append queues the message then.
+	first, err := e.store.Mark(ctx, a.addr, "notify-queued:"+ev.ID, e.cfg.DoneTTL)
+	if err != nil {
+		return res, err
+	}
+	if first && !a.notifyLimit.Allow() {
+		if uerr := e.store.Unmark(ctx, a.addr, "notify-queued:"+ev.ID); uerr != nil {
+			a.log.WithError(uerr).Warn("notify mark")
+		}
 		return res, fmt.Errorf("%w for %s (%g per second, bursts of %d; engine.notify_rate)", ErrRateLimited, a.addr, float64(a.notifyLimit.Limit()), a.notifyLimit.Burst())
 	}
 	payload, err := encodeEntry(&envelope{Event: ev})
 	if err != nil {
 		return res, err
 	}
-	// Record the request first: a retry finds it queued, and the worker
-	// overwrites it with the outcome.
-	queued, _ := json.Marshal(res)
+	var queued []byte
+	if first {
+		queued, _ = json.Marshal(res)
+	}
 	if err := e.appendNotify(ctx, a, store.Entry{EventID: ev.ID, Conversation: n.Conversation, Payload: payload}, queued); err != nil {
 		return res, err
 	}
@@ -165,7 +181,7 @@ func (e *Engine) Notify(ctx context.Context, n Notification, wait time.Duration)
 	return e.awaitNotify(ctx, res, wait)
 }
 
-// appendNotify writes the queued record and the inbox entry under the
+// appendNotify writes the queued record (when not nil) and the inbox entry under the
 // account's current fencing token, read from the lease: any instance may
 // take a notification, the holder or a standby. A token that moves in
 // between (a takeover) is read again.
@@ -178,7 +194,9 @@ func (e *Engine) appendNotify(ctx context.Context, a *account, en store.Entry, q
 		if err != nil {
 			return err
 		}
-		err = e.store.SetValue(ctx, a.addr, l.Token, notifyKey(en.EventID), queued, e.cfg.DoneTTL)
+		if queued != nil {
+			err = e.store.SetValue(ctx, a.addr, l.Token, notifyKey(en.EventID), queued, e.cfg.DoneTTL)
+		}
 		if err == nil {
 			err = e.store.Append(ctx, a.addr, l.Token, []store.Entry{en})
 		}

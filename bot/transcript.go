@@ -89,6 +89,9 @@ func (a *account) transcribe(ctx context.Context, log logrus.FieldLogger, ev *ev
 	var add []TranscriptEntry
 	if record {
 		e := TranscriptEntry{Time: ev.Time, Kind: ev.Kind, From: ev.Participant.URI, Name: ev.Participant.Name, Rules: fired}
+		if ev.Kind == event.MessageRequested {
+			e.From, e.Name = a.addr, "" // the bot writes what was asked of it
+		}
 		if e.Time.IsZero() {
 			e.Time = now
 		}

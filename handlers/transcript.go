@@ -46,7 +46,7 @@ func NewTranscript(c TranscriptConfig) (*TranscriptTo, error) {
 // Handle sends the transcript as the first message of a new conversation.
 func (h *TranscriptTo) Handle(ctx context.Context, req *Request) error {
 	if req.Transcript == nil {
-		return errors.New("transcript: the bot keeps no transcripts (engine.transcripts.retention is 0)")
+		return errors.New("transcript: the bot keeps no transcripts (transcripts.retention is 0)")
 	}
 	text, err := req.Transcript(ctx)
 	if err != nil {

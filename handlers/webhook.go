@@ -289,8 +289,20 @@ func (h *Webhook) post(ctx context.Context, req *Request, body []byte) ([]byte, 
 		}
 		return nil, fmt.Errorf("POST %s: %w", redactURL(h.url), err)
 	}
-	answer, rerr := io.ReadAll(io.LimitReader(resp.Body, maxWebhookAnswer+1))
-	resp.Body.Close()
+	if h.saveAs == "" || resp.StatusCode/100 != 2 {
+		// Nobody reads the answer: a large or broken body is no failure.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			return nil, nil
+		}
+	}
+	var answer []byte
+	var rerr error
+	if h.saveAs != "" && resp.StatusCode/100 == 2 {
+		answer, rerr = io.ReadAll(io.LimitReader(resp.Body, maxWebhookAnswer+1))
+		resp.Body.Close()
+	}
 	if resp.StatusCode/100 == 2 {
 		switch {
 		case rerr != nil:

@@ -86,7 +86,8 @@ func (s *Set) helpFor(ev *event.Event) string {
 	if ev.Kind != event.MessageReceived || s.helpWord == "" || !s.hasCommands {
 		return ""
 	}
-	if w, _ := firstWord(ev.Message.Text); w != s.helpWord {
+	// Only the help word alone: "help, the VPN is down" goes to the rules.
+	if w, rest := firstWord(ev.Message.Text); w != s.helpWord || rest != "" {
 		return ""
 	}
 	var lines []string

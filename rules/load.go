@@ -867,6 +867,7 @@ func (l *loader) finish() (*Set, error) {
 		}
 	}
 	if l.invNode != nil {
+		s.usesPerson = strings.Contains(l.invNode.Value, "person")
 		s.invitation = l.compile(l.invPos.file, "", "invitations.accept", l.invNode)
 	}
 	for _, r := range l.rules {

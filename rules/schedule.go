@@ -29,8 +29,11 @@ type every time.Duration
 
 func (e every) Next(t time.Time) time.Time {
 	d := time.Duration(e)
-	return t.Truncate(d).Add(d)
+	since := t.Sub(epoch)
+	return epoch.Add(since - since%d + d)
 }
+
+var epoch = time.Unix(0, 0)
 
 // inZone evaluates a cron schedule in the rules' time zone.
 type inZone struct {
