@@ -316,6 +316,9 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 	if err := a.idle(ctx, &ev); err != nil {
 		log.WithError(err).Warn("idle timer")
 	}
+	if err := a.endTimers(ctx, &ev); err != nil {
+		log.WithError(err).Warn("timers of the ended conversation")
+	}
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp, tr)
 	c.Set, c.Delete = st.Changes()
 	tr.finish(fired, c.Set, c.Delete, herr)

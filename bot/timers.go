@@ -70,8 +70,9 @@ func (c convTimers) Cancel(ctx context.Context, name string) error {
 	return c.a.e.store.CancelTimer(ctx, c.a.addr, c.a.fence(), timerID(c.ev.Conversation.ID, name))
 }
 
-// idle restarts the conversation's idle timer on a person's message and
-// stops it when the conversation ends (Config.IdleAfter).
+// idle restarts the conversation's idle timer on a person's message
+// (Config.IdleAfter); endTimers stops it with the others when the
+// conversation ends.
 func (a *account) idle(ctx context.Context, ev *event.Event) error {
 	after := a.e.cfg.IdleAfter
 	if after <= 0 || ev.Conversation.ID == "" || a.e.cfg.Shadow {
@@ -84,10 +85,17 @@ func (a *account) idle(ctx context.Context, ev *event.Event) error {
 			return nil
 		}
 		return c.set(ctx, event.ConversationIdle, idleTimer, after)
-	case event.ConversationEnded:
-		return c.Cancel(ctx, idleTimer)
 	}
 	return nil
+}
+
+// endTimers cancels every timer of a conversation that ended: a timer
+// belongs to its conversation.
+func (a *account) endTimers(ctx context.Context, ev *event.Event) error {
+	if ev.Kind != event.ConversationEnded || ev.Conversation.ID == "" || a.e.cfg.Shadow {
+		return nil
+	}
+	return a.e.store.CancelTimers(ctx, a.addr, a.fence(), timerID(ev.Conversation.ID, ""))
 }
 
 // timersFor returns the timers of ev's conversation, nil outside one.

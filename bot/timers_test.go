@@ -158,3 +158,32 @@ rules:
 		seen[s] = true
 	}
 }
+
+// A timer belongs to its conversation: the end of the conversation
+// cancels it.
+func TestEngine_a_conversations_timers_end_with_it(t *testing.T) {
+	reg := testRegistry()
+	builtin.RegisterAll(reg)
+	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(timerRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := newSim(t, 1)
+	st := tempBolt(t)
+	start(t, testConfig(sim), st, set)
+	conv, err := sim.Invite(aliceURI, botURI, "help me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "waiting: help me")
+	if due, err := st.DueTimers(t.Context(), botURI, time.Now().Add(time.Hour), 10); err != nil || len(due) != 1 {
+		t.Fatalf("timers set: %v, %v; want the escalation timer", due, err)
+	}
+	if err := conv.HangUp(aliceURI); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the timer cancelled with the conversation", func() bool {
+		due, err := st.DueTimers(t.Context(), botURI, time.Now().Add(time.Hour), 10)
+		return err == nil && len(due) == 0
+	})
+}

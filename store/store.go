@@ -178,6 +178,9 @@ type Timers interface {
 	SetTimer(ctx context.Context, account string, fence int64, t Timer) error
 	// CancelTimer removes the timer id; none is no error.
 	CancelTimer(ctx context.Context, account string, fence int64, id string) error
+	// CancelTimers removes every timer whose ID starts with prefix (the
+	// timers of a conversation that ended).
+	CancelTimers(ctx context.Context, account string, fence int64, prefix string) error
 	// DueTimers returns up to n timers due at now, earliest first.
 	DueTimers(ctx context.Context, account string, now time.Time, n int) ([]Timer, error)
 	// DropTimer removes the timer id when it is still the one due at due

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,6 +25,23 @@ func (s *Store) SetTimer(ctx context.Context, account string, fence int64, t sto
 // CancelTimer removes the timer after checking the fence.
 func (s *Store) CancelTimer(ctx context.Context, account string, fence int64, id string) error {
 	return s.fencedBucket("cancel timer", account, fence, bucketTimers, func(bk *bolt.Bucket) error { return bk.Delete([]byte(id)) })
+}
+
+// CancelTimers removes the timers whose ID starts with prefix.
+func (s *Store) CancelTimers(ctx context.Context, account string, fence int64, prefix string) error {
+	return s.fencedBucket("cancel timers", account, fence, bucketTimers, func(bk *bolt.Bucket) error {
+		var ids [][]byte
+		c := bk.Cursor()
+		for k, _ := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, _ = c.Next() {
+			ids = append(ids, append([]byte(nil), k...))
+		}
+		for _, id := range ids {
+			if err := bk.Delete(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // DropTimer removes the timer when it is still due at due.

@@ -159,6 +159,19 @@ end
 return 1
 `)
 
+// cancelTimersScript: KEYS fence, timers, timerdata; ARGV fence, prefix.
+var cancelTimersScript = redis.NewScript(fenceCheck + `
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if string.sub(id, 1, #ARGV[2]) == ARGV[2] then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+    n = n + 1
+  end
+end
+return n
+`)
+
 var saveSessionScript = redis.NewScript(fenceCheck + `
 redis.call('SET', KEYS[2], ARGV[2])
 return 1

@@ -26,6 +26,11 @@ func (s *Store) CancelTimer(ctx context.Context, account string, fence int64, id
 	return s.timerScript(ctx, "cancel timer", dropTimerScript, account, fence, id, "")
 }
 
+// CancelTimers removes the timers whose ID starts with prefix.
+func (s *Store) CancelTimers(ctx context.Context, account string, fence int64, prefix string) error {
+	return s.timerScript(ctx, "cancel timers", cancelTimersScript, account, fence, prefix)
+}
+
 // DropTimer removes the timer when it is still due at due.
 func (s *Store) DropTimer(ctx context.Context, account string, fence int64, id string, due time.Time) error {
 	return s.timerScript(ctx, "drop timer", dropTimerScript, account, fence, id, strconv.FormatInt(due.UnixMilli(), 10))

@@ -114,6 +114,13 @@ func testTimers(t *testing.T, newStore NewStore) {
 	must(t, s.CancelTimer(ctx, acct, 0, "b"), "cancel b")
 	must(t, s.CancelTimer(ctx, acct, 0, "never-set"), "cancel an unknown timer")
 	due(2*time.Hour, "c")
+	// A conversation's timers go at once.
+	must(t, s.SetTimer(ctx, acct, 0, timer("/c2|x", time.Minute)), "set /c2|x")
+	must(t, s.SetTimer(ctx, acct, 0, timer("/c2|y", time.Minute)), "set /c2|y")
+	must(t, s.SetTimer(ctx, acct, 0, timer("/c20|z", time.Minute)), "set /c20|z")
+	must(t, s.CancelTimers(ctx, acct, 0, "/c2|"), "cancel the timers of /c2")
+	due(2*time.Hour, "/c20|z", "c")
+	must(t, s.CancelTimer(ctx, acct, 0, "/c20|z"), "cancel /c20|z")
 	// A holder that lost the lease changes nothing.
 	l1, err := s.AcquireLease(ctx, acct, "one", 100*time.Millisecond)
 	must(t, err, "acquire")
