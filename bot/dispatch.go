@@ -370,7 +370,7 @@ func (a *account) runRules(ctx context.Context, log logrus.FieldLogger, ev *even
 		Presence: a.contactPresence,
 		Bot:      rules.Bot{Account: a.addr},
 		Now:      time.Now(),
-		KV:       kv{a}.read(ctx),
+		KV:       kv{a: a}.read(ctx),
 	}
 	var firstErr error
 	keep := func(err error) {
@@ -527,20 +527,21 @@ func (a *account) runStep(ctx context.Context, log logrus.FieldLogger, set *rule
 		hlog.Error("rule step has no handler instance")
 		return nil
 	}
+	reply := a.responder(ev, links, step, decided, rp)
 	req := &handlers.Request{
 		Event: ev,
 		State: st,
 		Rule:  handlers.Rule{Name: r.Name, Handler: s[i].Plugin, Index: i, File: s[i].File, Line: s[i].Line},
 		Log:   hlog,
-		Reply: a.responder(ev, links, step, decided, rp),
+		Reply: reply,
 
 		IdempotencyKey: stepKey(ev.ID, step),
 		Redelivered:    rp.redelivered,
 		Failed:         failed,
 		Person:         person,
-		KV:             kv{a},
+		KV:             kv{a, &reply.off},
 		Transcript:     a.transcriptText(ev),
-		Timers:         a.timersFor(ev),
+		Timers:         a.timersFor(ev, &reply.off),
 	}
 	start := time.Now()
 	err := a.callHandler(ctx, h, req)

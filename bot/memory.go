@@ -8,6 +8,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bot/event"
@@ -115,10 +116,16 @@ func (a *account) savePerson(ctx context.Context, uri string, st *event.State) e
 	})
 }
 
-// kv is an account's key/value space for handlers (handlers.KV).
-type kv struct{ a *account }
+// kv is an account's key/value space for handlers (handlers.KV). Once
+// the engine abandoned the handler (off), writes are refused.
+type kv struct {
+	a   *account
+	off *atomic.Bool
+}
 
 var _ handlers.KV = kv{}
+
+func (k kv) abandoned() bool { return k.off != nil && k.off.Load() }
 
 func (k kv) Get(ctx context.Context, name string, v any) (bool, error) {
 	b, err := k.a.e.store.GetValue(ctx, k.a.addr, kvKey(name))
@@ -135,6 +142,9 @@ func (k kv) Get(ctx context.Context, name string, v any) (bool, error) {
 }
 
 func (k kv) Set(ctx context.Context, name string, v any, ttl time.Duration) error {
+	if k.abandoned() {
+		return ErrHandlerAbandoned
+	}
 	if name == "" {
 		return errors.New("kv: empty name")
 	}
@@ -149,6 +159,9 @@ func (k kv) Set(ctx context.Context, name string, v any, ttl time.Duration) erro
 }
 
 func (k kv) Delete(ctx context.Context, name string) error {
+	if k.abandoned() {
+		return ErrHandlerAbandoned
+	}
 	return k.a.e.store.DeleteValue(ctx, k.a.addr, k.a.fence(), kvKey(name))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ucwabot/ucwabot/bot/event"
@@ -28,13 +29,17 @@ func timerID(conv, name string) string { return conv + "|" + name }
 
 // convTimers are the timers of ev's conversation (handlers.Timers).
 type convTimers struct {
-	a  *account
-	ev *event.Event
+	a   *account
+	ev  *event.Event
+	off *atomic.Bool // set when the engine abandoned the handler
 }
 
 var _ handlers.Timers = convTimers{}
 
 func (c convTimers) Set(ctx context.Context, name string, after time.Duration) error {
+	if c.off != nil && c.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	return c.set(ctx, event.TimerFired, name, after)
 }
 
@@ -67,6 +72,9 @@ func (c convTimers) set(ctx context.Context, kind event.Kind, name string, after
 }
 
 func (c convTimers) Cancel(ctx context.Context, name string) error {
+	if c.off != nil && c.off.Load() {
+		return ErrHandlerAbandoned
+	}
 	return c.a.e.store.CancelTimer(ctx, c.a.addr, c.a.fence(), timerID(c.ev.Conversation.ID, name))
 }
 
@@ -78,7 +86,7 @@ func (a *account) idle(ctx context.Context, ev *event.Event) error {
 	if after <= 0 || ev.Conversation.ID == "" || a.e.cfg.Shadow {
 		return nil
 	}
-	c := convTimers{a, ev}
+	c := convTimers{a: a, ev: ev}
 	switch ev.Kind {
 	case event.MessageReceived:
 		if ev.Message.Direction == "Outgoing" {
@@ -99,11 +107,11 @@ func (a *account) endTimers(ctx context.Context, ev *event.Event) error {
 }
 
 // timersFor returns the timers of ev's conversation, nil outside one.
-func (a *account) timersFor(ev *event.Event) handlers.Timers {
+func (a *account) timersFor(ev *event.Event, off *atomic.Bool) handlers.Timers {
 	if ev.Conversation.ID == "" {
 		return nil
 	}
-	return convTimers{a, ev}
+	return convTimers{a: a, ev: ev, off: off}
 }
 
 // fireTimers appends the due timers' and schedules' events to the inbox

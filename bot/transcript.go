@@ -49,6 +49,9 @@ type Transcript struct {
 	// Dropped counts the oldest entries left out to stay within
 	// TranscriptMax.
 	Dropped int `json:"dropped,omitempty"`
+	// LastEvent is the id of the event whose entries came last: a run of
+	// the same event again (a retry, a replay) adds nothing.
+	LastEvent string `json:"last_event,omitempty"`
 }
 
 // TranscriptInfo is a transcript without its entries, for listings.
@@ -69,10 +72,10 @@ var transcribed = map[event.Kind]bool{
 }
 
 // transcripts serialises an account's transcript writes (read, append,
-// write) and remembers which conversations the index holds.
+// write) and remembers when it last wrote each conversation's index entry.
 type transcripts struct {
 	mu      sync.Mutex
-	indexed map[string]bool
+	indexed map[string]time.Time
 }
 
 // transcribe appends ev's entries, and the replies said while it ran, to
@@ -113,6 +116,10 @@ func (a *account) transcribe(ctx context.Context, log logrus.FieldLogger, ev *ev
 		} else if err != nil {
 			return err
 		}
+		if tr.LastEvent == ev.ID {
+			return nil // this event's entries are in
+		}
+		tr.LastEvent = ev.ID
 		tr.Entries = append(tr.Entries, add...)
 		if over := len(tr.Entries) - a.e.cfg.TranscriptMax; over > 0 {
 			tr.Entries = slices.Delete(tr.Entries, 0, over)
@@ -133,19 +140,20 @@ func (a *account) transcribe(ctx context.Context, log logrus.FieldLogger, ev *ev
 	}
 }
 
-// indexTranscript lists conv in the account's transcript index, dropping
-// the conversations whose transcripts are past the retention. It writes
-// once per conversation and lease tenure.
+// indexTranscript lists conv in the account's transcript index with its
+// last update, dropping the conversations whose transcripts are past the
+// retention. It writes a conversation's entry again once a quarter of the
+// retention has passed since, so that a long conversation stays listed.
 func (a *account) indexTranscript(ctx context.Context, conv string, now time.Time) error {
 	t := &a.transcripts
-	if t.indexed[conv] {
+	keep := a.e.cfg.TranscriptRetention
+	if at, ok := t.indexed[conv]; ok && now.Sub(at) < keep/4 {
 		return nil
 	}
 	idx, err := a.transcriptIndex(ctx)
 	if err != nil {
 		return err
 	}
-	keep := a.e.cfg.TranscriptRetention
 	for c, at := range idx {
 		if now.Sub(at) > keep {
 			delete(idx, c)
@@ -156,13 +164,19 @@ func (a *account) indexTranscript(ctx context.Context, conv string, now time.Tim
 	if err != nil {
 		return err
 	}
+	// The index lives as long as its newest transcript.
 	if err := a.e.store.SetValue(ctx, a.addr, a.fence(), transcriptIndexKey, b, keep); err != nil {
 		return err
 	}
 	if t.indexed == nil {
-		t.indexed = map[string]bool{}
+		t.indexed = map[string]time.Time{}
 	}
-	t.indexed[conv] = true
+	for c, at := range t.indexed {
+		if now.Sub(at) > keep {
+			delete(t.indexed, c)
+		}
+	}
+	t.indexed[conv] = now
 	return nil
 }
 

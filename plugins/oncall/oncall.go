@@ -265,11 +265,21 @@ func (h *Handler) record(ctx context.Context, req *handlers.Request, uri string,
 	return nil
 }
 
-// joined stops the escalation once the engineer asked joins.
+func (h *Handler) joinedField() string { return h.cfg.Field + "_joined" }
+
+// joined stops the escalation once an engineer asked joins, the last
+// asked or an earlier one.
 func (h *Handler) joined(ctx context.Context, req *handlers.Request) error {
-	var asked string
-	if ok, err := req.State.Get(h.cfg.Field, &asked); err != nil || !ok || !strings.EqualFold(asked, req.Event.Participant.URI) {
-		return err
+	var tried []string
+	if _, err := req.State.Get(h.triedField(), &tried); err != nil {
+		return fmt.Errorf("oncall: %w", err)
+	}
+	who := req.Event.Participant.URI
+	if !slices.ContainsFunc(tried, func(t string) bool { return strings.EqualFold(t, who) }) {
+		return nil
+	}
+	if err := req.State.Set(h.joinedField(), who); err != nil {
+		return fmt.Errorf("oncall: %w", err)
 	}
 	if h.cfg.EscalateAfter > 0 && req.Timers != nil {
 		if err := req.Timers.Cancel(ctx, h.cfg.Field); err != nil {
@@ -289,6 +299,12 @@ func (h *Handler) escalate(ctx context.Context, req *handlers.Request) error {
 	}
 	if _, err := req.State.Get(h.triedField(), &tried); err != nil {
 		return fmt.Errorf("oncall: %w", err)
+	}
+	var joined string
+	if ok, err := req.State.Get(h.joinedField(), &joined); err != nil {
+		return fmt.Errorf("oncall: %w", err)
+	} else if ok && joined != "" {
+		return nil // an engineer joined while the timer ran out
 	}
 	data := templateData{TemplateData: handlers.NewTemplateData(req), Previous: prev}
 	for _, uri := range h.cfg.Engineers {
