@@ -310,8 +310,9 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 	}
 	start := time.Now()
 	tr := a.startTrace(&ev, fields, rp)
+	var notifyErr error
 	if ev.Kind == event.MessageRequested && !a.e.cfg.Shadow {
-		a.deliverRequested(ctx, log, &ev, rp)
+		notifyErr = a.deliverRequested(ctx, log, &ev, rp)
 	}
 	if err := a.idle(ctx, &ev); err != nil {
 		log.WithError(err).Warn("idle timer")
@@ -320,6 +321,9 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 		log.WithError(err).Warn("timers of the ended conversation")
 	}
 	fired, herr = a.runRules(ctx, log, &ev, env.Links, st, rp, tr)
+	if notifyErr != nil {
+		herr = notifyErr // the worker runs the event again after the recovery
+	}
 	c.Set, c.Delete = st.Changes()
 	tr.finish(fired, c.Set, c.Delete, herr)
 	c.Forget = ev.Kind == event.ConversationEnded && ev.Conversation.ID != "" && !a.e.cfg.KeepEndedState

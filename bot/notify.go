@@ -246,8 +246,11 @@ func newNotifyLimiter(c Config) *rate.Limiter {
 
 // deliverRequested sends a message.requested event's message and stores
 // its outcome. The send is a reply of step 0 (its operationId derives from
-// the event id), so a replay does not send it again.
-func (a *account) deliverRequested(ctx context.Context, log logrus.FieldLogger, ev *event.Event, rp replay) {
+// the event id), so a replay does not send it again. A send that failed
+// for a reason the engine recovers from (the application is being made
+// again) stays queued, with the error, and is returned: the worker runs
+// the event again after the recovery, as for a rule's reply.
+func (a *account) deliverRequested(ctx context.Context, log logrus.FieldLogger, ev *event.Event, rp replay) error {
 	res := NotifyResult{ID: ev.ID, Account: a.addr, Status: NotifySent, Conversation: ev.Conversation.ID}
 	r := a.responder(ev, convLinks{}, 0, &decision{}, rp)
 	var err error
@@ -262,11 +265,18 @@ func (a *account) deliverRequested(ctx context.Context, log logrus.FieldLogger, 
 			text = stripTags(ev.Message.HTML)
 		}
 		res.Conversation, err = r.startConversation(ctx, ev.Participant.URI, ev.Conversation.Subject, text)
+		if err != nil {
+			err = &sendError{err}
+		}
 	}
-	if err != nil {
+	switch {
+	case err != nil && retryEvent(err):
+		res.Status, res.Error = NotifyQueued, "retrying after: "+err.Error()
+		log.WithError(err).Warn("notification not sent yet; trying again after the recovery")
+	case err != nil:
 		res.Status, res.Error = NotifyFailed, err.Error()
 		log.WithError(err).Warn("notification failed")
-	} else {
+	default:
 		log.WithField("to", ev.Participant.URI).Info("notification sent")
 	}
 	res.Time = time.Now()
@@ -276,4 +286,8 @@ func (a *account) deliverRequested(ctx context.Context, log logrus.FieldLogger, 
 	}); err != nil {
 		log.WithError(err).Warn("notification result not stored")
 	}
+	if res.Status == NotifyQueued {
+		return err
+	}
+	return nil
 }

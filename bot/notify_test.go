@@ -173,3 +173,28 @@ func (s startPosts) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// A notification whose send meets a recoverable failure (the application
+// is gone for a moment) is sent after the recovery, not reported failed.
+func TestNotify_is_sent_after_a_recoverable_failure(t *testing.T) {
+	sim := newSim(t, 1)
+	r := start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules))
+	sim.Inject(ucwasim.Fault{Method: http.MethodPost, Rel: "startMessaging", Status: http.StatusNotFound, Subcode: "ApplicationNotFound", Times: 1})
+	res, err := r.e.Notify(context.Background(), Notification{To: bobURI, Text: "backup failed", Key: "k-retry"}, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != NotifySent {
+		t.Fatalf("result %+v, want sent after the recovery", res)
+	}
+	waitUntil(t, "bob gets it", func() bool { return len(saidTo(sim, bobURI)) == 1 })
+	hit := 0
+	for _, q := range sim.Requests() {
+		if q.Fault != 0 {
+			hit++
+		}
+	}
+	if hit == 0 {
+		t.Fatal("the fault never hit; the test proves nothing")
+	}
+}
