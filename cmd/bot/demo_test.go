@@ -186,8 +186,8 @@ func TestDemo_on_a_terminal_lets_the_user_act_as_the_people(t *testing.T) {
 			regexp.MustCompile(`\[message\.received\] Alice Lee: "What is the status of the VPN\?"\s+rules: status`),
 			regexp.MustCompile(`← Helpdesk: Current incident INC-`),
 		}},
-		{"say dave hello", []*regexp.Regexp{
-			regexp.MustCompile(`unknown person "dave"`),
+		{"say erin hello", []*regexp.Regexp{
+			regexp.MustCompile(`unknown person "erin"`),
 		}},
 	} {
 		if _, err := io.WriteString(tty, s.input+"\r"); err != nil {

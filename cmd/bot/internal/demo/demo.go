@@ -61,6 +61,7 @@ var people = []struct{ uri, name string }{
 	{"sip:alice@contoso.com", "Alice Lee"},
 	{"sip:bob@contoso.com", "Bob Kim"},
 	{"sip:carol@contoso.com", "Carol Diaz"},
+	{"sip:dave@contoso.com", "Dave Ng"},
 }
 
 // Run plays the demo and returns when the scene (and, if enabled, the
@@ -82,6 +83,14 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	// The engineers are online; Carol does not answer the bot's
+	// invitations, so the scene's supervisor request escalates to Dave.
+	for _, e := range []string{"sip:carol@contoso.com", "sip:dave@contoso.com"} {
+		if err := sim.SetPresence(e, "Online"); err != nil {
+			return err
+		}
+	}
+	sim.SetAutoAccept("sip:carol@contoso.com", false)
 
 	dir, err := os.MkdirTemp("", "ucwabot-demo-")
 	if err != nil {

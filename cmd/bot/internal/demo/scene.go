@@ -31,6 +31,8 @@ func (s *scene) play(ctx context.Context) error {
 		"join bob",
 		"say bob Same here, I cannot reach the intranet",
 		"say alice What is the status of the VPN?",
+		"say alice supervisor, please",
+		"await has not joined yet",
 		"leave bob",
 		"say alice thanks!",
 		"hangup alice",
@@ -50,7 +52,7 @@ func (s *scene) play(ctx context.Context) error {
 	return nil
 }
 
-const help = `Act as one of the people: alice, bob or carol.
+const help = `Act as one of the people: alice, bob, carol or dave.
   invite WHO TEXT   WHO starts a conversation with the bot
   join WHO          WHO joins the current conversation
   say WHO TEXT      WHO writes in the current conversation
@@ -107,10 +109,13 @@ func (s *scene) interact(ctx context.Context, in io.Reader) error {
 // do runs one command and waits for the bot to settle.
 func (s *scene) do(ctx context.Context, line string) error {
 	verb, rest, _ := strings.Cut(line, " ")
+	if verb == "await" {
+		return s.await(ctx, rest)
+	}
 	who, text, _ := strings.Cut(strings.TrimSpace(rest), " ")
 	uri, name, ok := person(who)
 	if !ok {
-		return fmt.Errorf("unknown person %q (alice, bob or carol); type help", who)
+		return fmt.Errorf("unknown person %q (alice, bob, carol or dave); type help", who)
 	}
 	if verb != "invite" && s.conv == nil {
 		return errors.New("no conversation yet: start one with invite WHO TEXT or say WHO TEXT")
@@ -151,6 +156,28 @@ func (s *scene) do(ctx context.Context, line string) error {
 		return err
 	}
 	return s.settle(ctx, before)
+}
+
+// await waits until the bot said something containing text (what a timer
+// makes it say), then for the bot to settle.
+func (s *scene) await(ctx context.Context, text string) error {
+	before, _, _ := s.tr.progress()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		for _, m := range s.sim.Sent(botURI) {
+			if strings.Contains(m.Text, text) {
+				return s.settle(ctx, before)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the bot did not say %q within 15s", text)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
 }
 
 // settle waits until the bot handled at least one event after before, has
