@@ -1,6 +1,8 @@
 package rulestest_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -309,5 +311,64 @@ func TestParse_steps_shared_by_an_alias_or_a_merge_key_have_their_lines(t *testi
 				}
 			}
 		})
+	}
+}
+
+// Rule-test cases reach the features that act on their own: a rule that
+// listens to the notify API's message.requested, a webhook that answers
+// into the state (save_as) for the next step, and on_error steps that run
+// when a step fails.
+func TestRun_cases_of_notify_requests_webhook_answers_and_on_error(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id": "INC-7"}`))
+	}))
+	defer hook.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // nothing listens there any more
+	dir := t.TempDir()
+	rp := write(t, dir, "rules.yaml", `rules:
+  - name: alert-log
+    on: message.requested
+    do:
+      - set: {templates: {last_alert: "{{.Message.Text}}"}}
+  - name: ticket
+    on: message.received
+    when: 'message.text == "ticket"'
+    do:
+      - webhook: {url: "`+hook.URL+`", save_as: ticket, retries: -1}
+      - reply: {text: "ticket {{.State.ticket.id}} opened"}
+  - name: broken
+    on: message.received
+    when: 'message.text == "broken"'
+    do:
+      - webhook: {url: "`+closedURL+`", retries: -1, timeout: 2s}
+      - reply: {text: "not reached"}
+    on_error:
+      - reply: {text: "no ticket this time"}
+`)
+	cp := write(t, dir, "features.cases.yaml", `cases:
+  - name: a rule sees what the notify API asked for
+    event: {kind: message.requested, conversation: {id: c1}, message: {text: db1 is down}}
+    expect:
+      rules: [alert-log]
+      state: {last_alert: db1 is down}
+  - name: the webhook's answer is in the reply
+    event: {kind: message.received, message: {text: ticket}}
+    expect:
+      replies: ["ticket INC-7 opened"]
+      state: {ticket: {id: INC-7}}
+  - name: on_error replaces the rest of do
+    event: {kind: message.received, message: {text: broken}}
+    expect:
+      replies: ["no ticket this time"]
+`)
+	rep, err := rulestest.RunFile(rules.Options{Build: plugins.Default.Build}, []string{rp}, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total() != 3 || rep.Failed() != 0 {
+		t.Fatalf("report:\n%s", rep)
 	}
 }
