@@ -185,14 +185,23 @@ func (s *Server) expireAppLocked(a *application) {
 }
 
 // dropTransientLocked ends a's conversations and subscriptions without events; messages
-// waiting in the event channel are lost (marked undelivered).
+// waiting in the event channel, or in a batch no P-GET acknowledged yet, are lost (marked
+// undelivered: the server never had the endpoint's confirmation that it has them).
 func (s *Server) dropTransientLocked(a *application) {
-	for _, q := range a.events.pending {
+	lost := func(q *queued) {
 		if q.conv != nil && q.msg >= 0 {
 			q.conv.transcript[q.msg].Undelivered = true
 		}
 		if q.conv != nil && q.preview >= 0 {
 			q.conv.transcript[q.preview].Undelivered = true
+		}
+	}
+	for _, q := range a.events.pending {
+		lost(q)
+	}
+	for _, b := range a.events.batches {
+		for _, q := range b.items {
+			lost(q)
 		}
 	}
 	a.events.pending = nil

@@ -227,3 +227,24 @@ func TestUnacknowledged_counts_events_until_the_next_P_GET_acknowledges_them(t *
 		t.Fatalf("after the acknowledging P-GET: %d", n)
 	}
 }
+
+func TestExpireApplication_leaves_a_fetched_but_unacknowledged_message_undelivered(t *testing.T) {
+	const uri = "sip:bot@contoso.com"
+	s := newServer(t, Options{})
+	bot := available(t, s, uri)
+	for i := 0; s.Unacknowledged(uri) > 0 && i < 5; i++ {
+		bot.poll()
+	}
+	conv, err := s.Invite("sip:alice@contoso.com", uri, "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot.poll() // fetched, and never acknowledged: the bot dies before its next P-GET
+	if m := conv.Transcript()[0]; m.Undelivered {
+		t.Fatal("the message is undelivered before the application goes")
+	}
+	s.ExpireApplication(uri)
+	if m := conv.Transcript()[0]; !m.Undelivered {
+		t.Fatal("the application expired with the message's batch unacknowledged, and the message is not marked undelivered")
+	}
+}
