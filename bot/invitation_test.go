@@ -153,3 +153,21 @@ func TestEngine_a_replayed_invitation_answers_its_first_message_once(t *testing.
 	start(t, cfg, st, set)
 	requireNewIM(t, sim, conv.ID(), "echo: m0")
 }
+
+// A 404 on the accept while the conversation is still there (a front's
+// fault) is no gone invitation: the bot accepts again, and the person's
+// conversation goes on.
+func TestEngine_a_404_on_accept_with_the_conversation_still_there_accepts_again(t *testing.T) {
+	sim := newSim(t, 1)
+	start(t, testConfig(sim), tempBolt(t), loadRules(t, echoRules))
+	sim.Inject(ucwasim.Fault{Method: http.MethodPost, Rel: "accept", Status: http.StatusNotFound, Subcode: "ApplicationNotFound", Times: 1})
+	conv, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0")
+	if err := conv.Say(aliceURI, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0", "echo: m1")
+}

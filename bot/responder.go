@@ -523,6 +523,14 @@ func (r *responder) answer(ctx context.Context, what string, send func() error) 
 			log.Info(what + ": the invitation is gone")
 			return nil
 		}
+		// A 404 from a front or a passing fault is no proof: when the
+		// conversation is still there, so is its invitation.
+		if _, gerr := r.a.client.Get(ctx, r.conv()); gerr == nil {
+			log.Warn("accept refused, but the conversation is still there; accepting again")
+			if err = r.a.call(ctx, what, send); err == nil || !invitationGone(err) {
+				return err
+			}
+		}
 		r.decided.setGone()
 		return nil
 	}
