@@ -24,8 +24,8 @@ var (
 	// ErrInvalidGrant is the token endpoint refusing the credentials (400 invalid_grant).
 	ErrInvalidGrant = errors.New("ucwa: credentials refused")
 	// ErrApplicationGone is the application deleted or expired server-side: 404
-	// ApplicationNotFound, 410 InactiveApplicationExpired or CannotRedirect, or a 404 on the
-	// application itself. Recreate the application (PROTOCOL.md §4.3).
+	// ApplicationNotFound, 410 InactiveApplicationExpired or CannotRedirect, or a 404 or a 410
+	// without subcode on the application itself. Recreate the application (PROTOCOL.md §4.3).
 	ErrApplicationGone = errors.New("ucwa: application gone")
 	// ErrSubscriptionGone is a presence subscription that expired: the server answers 404 on
 	// its URL (with subcode ApplicationNotFound, PROTOCOL.md §13.8). Create a new one.
@@ -116,8 +116,11 @@ func (e *Error) Is(target error) bool {
 		case http.StatusNotFound:
 			return strings.EqualFold(e.Subcode, "ApplicationNotFound") || e.scope == scopeApplication
 		case http.StatusGone:
+			// 410 on the application itself without a subcode says the
+			// same as InactiveApplicationExpired: it is gone.
 			return strings.EqualFold(e.Subcode, "InactiveApplicationExpired") ||
-				strings.EqualFold(e.Subcode, "CannotRedirect")
+				strings.EqualFold(e.Subcode, "CannotRedirect") ||
+				e.scope == scopeApplication && e.Subcode == ""
 		}
 	case ErrMakeMeAvailableRequired:
 		return e.Status == http.StatusConflict && strings.EqualFold(e.Subcode, "MakeMeAvailableRequired")
