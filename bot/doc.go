@@ -26,7 +26,8 @@
 //     deployment fights the client, then releases it and starts over;
 //   - 400 invalid_grant (credentials refused), 410 TooManyApplications or
 //     UserAgentNotAllowed, and other 4xx PROTOCOL.md says not to retry
-//     (all but 401, 403, 404, 408, 409, 429): an alarm labelled with the
+//     (all but 401, 403, 404, 408, 409, 429; these get three tries at
+//     backoff speed first, as a front may answer one in passing): an alarm labelled with the
 //     cause (credentials, too_many_applications, user_agent_not_allowed,
 //     refused), not ready, the status, code and subcode in the log, and
 //     the next attempt only after SlowRetry (default 15m, ±10%) — never at

@@ -120,6 +120,11 @@ func refusal(err error) string {
 	return ""
 }
 
+// refusedTries is how many times an answer of the generic refused class
+// (a 4xx PROTOCOL.md says not to retry, but not credentials or an
+// application limit) is tried at backoff speed before the slow retry.
+const refusedTries = 3
+
 // wait sleeps before the next attempt after err: the server's Retry-After
 // when it gave one, else the next backoff step.
 func (a *account) wait(ctx context.Context, b *backoff.ExponentialBackOff, err error) bool {
@@ -137,6 +142,7 @@ func (a *account) wait(ctx context.Context, b *backoff.ExponentialBackOff, err e
 func (a *account) retry(ctx context.Context, op string, fn func() error) error {
 	b := a.e.newBackoff()
 	defer a.setBlocked("")
+	refused := 0
 	for {
 		err := fn()
 		if err == nil {
@@ -155,7 +161,20 @@ func (a *account) retry(ctx context.Context, op string, fn func() error) error {
 		if errors.As(err, &ue) {
 			log = log.WithFields(logrus.Fields{"status": ue.Status, "code": ue.Code, "subcode": ue.Subcode})
 		}
-		if why := refusal(err); why != "" {
+		why := refusal(err)
+		if why == "refused" {
+			// Another 4xx may be a passing fault of a front: a few tries at
+			// backoff speed before the alarm. Credentials and the
+			// application limits never get them.
+			if refused++; refused < refusedTries {
+				log.Warn("refused; trying again before raising the alarm")
+				if !a.wait(ctx, b, err) {
+					return ctx.Err()
+				}
+				continue
+			}
+		}
+		if why != "" {
 			slow := jitter(a.e.cfg.SlowRetry, 0.1)
 			a.e.met.alarms.WithLabelValues(a.addr, why).Inc()
 			a.setBlocked(fmt.Sprintf("%s refused (cause=%s: %v); next attempt in %s", op, cause, err, slow.Round(time.Second)))

@@ -544,3 +544,41 @@ func TestEngine_logs_each_session_step(t *testing.T) {
 		t.Errorf("the recreated application was not logged: %v", steps)
 	}
 }
+
+// A single 410 without subcode on the token endpoint (a front's passing
+// fault) is tried again at backoff speed: the account answers at once
+// instead of waiting out the slow retry. A refusal that stays raises the
+// alarm after the tries.
+func TestEngine_a_passing_refusal_is_tried_again_before_the_alarm(t *testing.T) {
+	sim := newSim(t, 1)
+	cfg := testConfig(sim)
+	cfg.BackoffInitial, cfg.BackoffMax = 10*time.Millisecond, 20*time.Millisecond
+	cfg.SlowRetry = time.Hour
+	sim.Inject(ucwasim.Fault{Rel: "token", Status: 410, Code: "Gone", Times: 1})
+	r := start(t, cfg, tempBolt(t), loadRules(t, echoRules))
+	conv, err := sim.Invite(aliceURI, botURI, "m0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReplies(t, sim, conv.ID(), "echo: m0")
+	if n := alarmValue(t, r.e, "refused"); n != 0 {
+		t.Fatalf("a passing refusal raised the alarm %v times", n)
+	}
+
+	sim2 := newSim(t, 1)
+	cfg2 := testConfig(sim2)
+	cfg2.BackoffInitial, cfg2.BackoffMax = 10*time.Millisecond, 20*time.Millisecond
+	cfg2.SlowRetry = time.Hour
+	sim2.Inject(ucwasim.Fault{Rel: "token", Status: 410, Code: "Gone", Times: -1})
+	e, _ := crashable(t, cfg2, WithStore(tempBolt(t)), WithRules(staticRules{loadRules(t, echoRules)}))
+	waitUntil(t, "the alarm after the tries", func() bool { return alarmValue(t, e, "refused") == 1 })
+	tokens := 0
+	for _, q := range sim2.Requests() {
+		if q.Rel == "token" {
+			tokens++
+		}
+	}
+	if tokens != refusedTries {
+		t.Fatalf("%d token requests before the alarm, want %d", tokens, refusedTries)
+	}
+}
