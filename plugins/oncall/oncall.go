@@ -185,26 +185,11 @@ func (h *Handler) Handle(ctx context.Context, req *handlers.Request) error {
 		data.Engineer = prev
 		return h.say(ctx, req, h.already, data)
 	}
-	var unknown []string
-	for _, uri := range h.cfg.Engineers {
-		p, ok := req.Reply.Presence(uri)
-		if !ok {
-			unknown = append(unknown, uri)
-			continue
-		}
-		if !p.Available() {
-			continue
-		}
-		if err := req.Reply.Invite(ctx, uri); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("oncall: invite %s: %w", uri, err)
-			}
-			req.Log.WithError(err).WithField("engineer", uri).Warn("oncall: invite failed; trying the next engineer")
-			continue
-		}
-		if err := h.record(ctx, req, uri, nil); err != nil {
-			return err
-		}
+	uri, unknown, err := h.inviteFirst(ctx, req, nil)
+	if err != nil {
+		return err
+	}
+	if uri != "" {
 		data.Engineer = uri
 		return h.say(ctx, req, h.message, data)
 	}
@@ -307,25 +292,41 @@ func (h *Handler) escalate(ctx context.Context, req *handlers.Request) error {
 		return nil // an engineer joined while the timer ran out
 	}
 	data := templateData{TemplateData: handlers.NewTemplateData(req), Previous: prev}
-	for _, uri := range h.cfg.Engineers {
-		if slices.ContainsFunc(tried, func(t string) bool { return strings.EqualFold(t, uri) }) {
-			continue
-		}
-		if p, ok := req.Reply.Presence(uri); !ok || !p.Available() {
-			continue
-		}
-		if err := req.Reply.Invite(ctx, uri); err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("oncall: invite %s: %w", uri, err)
-			}
-			req.Log.WithError(err).WithField("engineer", uri).Warn("oncall: invite failed; trying the next engineer")
-			continue
-		}
-		if err := h.record(ctx, req, uri, tried); err != nil {
-			return err
-		}
-		data.Engineer = uri
-		return h.say(ctx, req, h.escalated, data)
+	uri, _, err := h.inviteFirst(ctx, req, tried)
+	if err != nil {
+		return err
 	}
-	return h.say(ctx, req, h.nobodyElse, data)
+	if uri == "" {
+		return h.say(ctx, req, h.nobodyElse, data)
+	}
+	data.Engineer = uri
+	return h.say(ctx, req, h.escalated, data)
+}
+
+// inviteFirst invites the first available engineer not in tried and
+// records the choice; uri is "" when nobody could be invited, unknown the
+// engineers whose presence is not known.
+func (h *Handler) inviteFirst(ctx context.Context, req *handlers.Request, tried []string) (uri string, unknown []string, err error) {
+	for _, e := range h.cfg.Engineers {
+		if slices.ContainsFunc(tried, func(t string) bool { return strings.EqualFold(t, e) }) {
+			continue
+		}
+		p, ok := req.Reply.Presence(e)
+		if !ok {
+			unknown = append(unknown, e)
+			continue
+		}
+		if !p.Available() {
+			continue
+		}
+		if err := req.Reply.Invite(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return "", unknown, fmt.Errorf("oncall: invite %s: %w", e, err)
+			}
+			req.Log.WithError(err).WithField("engineer", e).Warn("oncall: invite failed; trying the next engineer")
+			continue
+		}
+		return e, unknown, h.record(ctx, req, e, tried)
+	}
+	return "", unknown, nil
 }
