@@ -15,6 +15,7 @@ import (
 	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/handlers"
 	"github.com/ucwabot/ucwabot/plugins"
+	"github.com/ucwabot/ucwabot/plugins/builtin"
 	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/store"
 	"github.com/ucwabot/ucwabot/store/boltstore"
@@ -103,6 +104,19 @@ func testRegistry() *plugins.Registry {
 type staticRules struct{ set *rules.Set }
 
 func (s staticRules) Current() *rules.Set { return s.set }
+
+// loadBuiltinRules is loadRules with the built-in plugins (reply, set,
+// webhook, timer, ...) beside the test's own.
+func loadBuiltinRules(t testing.TB, yaml string) *rules.Set {
+	t.Helper()
+	reg := testRegistry()
+	builtin.RegisterAll(reg)
+	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
 
 func loadRules(t testing.TB, yaml string) *rules.Set {
 	t.Helper()

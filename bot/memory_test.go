@@ -2,9 +2,6 @@ package bot
 
 import (
 	"testing"
-
-	"github.com/ucwabot/ucwabot/plugins/builtin"
-	"github.com/ucwabot/ucwabot/rules"
 )
 
 const memoryRules = `
@@ -39,12 +36,7 @@ rules:
 // and the bot-wide key/value space is read by another person's rules,
 // also after the account moved to another instance.
 func TestEngine_person_state_follows_a_person_into_a_new_conversation_after_a_takeover(t *testing.T) {
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(memoryRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := loadBuiltinRules(t, memoryRules)
 	if !set.UsesPerson() {
 		t.Fatal("the rules read person.state but the set does not say so")
 	}

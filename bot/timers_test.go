@@ -4,9 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ucwabot/ucwabot/plugins/builtin"
-	"github.com/ucwabot/ucwabot/rules"
 )
 
 const timerRules = `
@@ -36,12 +33,7 @@ rules:
 // that took the account over after the one that set it was killed; a
 // timer cancelled by a later event does not fire.
 func TestEngine_an_escalation_timer_fires_once_after_a_takeover(t *testing.T) {
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(timerRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := loadBuiltinRules(t, timerRules)
 	sim := newSim(t, 1)
 	prefix := redisPrefix(t)
 	cfgA := testConfig(sim)
@@ -84,9 +76,7 @@ func TestEngine_an_escalation_timer_fires_once_after_a_takeover(t *testing.T) {
 // Issue 12: a conversation in which nobody wrote for engine.idle_after
 // gets conversation.idle, once per quiet spell.
 func TestEngine_a_quiet_conversation_gets_conversation_idle(t *testing.T) {
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+	set := loadBuiltinRules(t, `
 rules:
   - name: nudge
     on: [conversation.idle]
@@ -96,10 +86,7 @@ rules:
     on: [message.received]
     do:
       - echo: {prefix: "echo: "}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	sim := newSim(t, 1)
 	cfg := testConfig(sim)
 	cfg.IdleAfter = 2 * time.Second
@@ -122,18 +109,13 @@ rules:
 // Issue 12: a rule with every fires at its times, each occurrence once,
 // across a takeover.
 func TestEngine_a_scheduled_rule_fires_each_occurrence_once_across_a_takeover(t *testing.T) {
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+	set := loadBuiltinRules(t, `
 rules:
   - name: standup
     every: 1s
     do:
       - forward: {to: `+bobURI+`, subject: Standup, text: "standup {{.Time.UnixMilli}}"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if len(set.Scheduled()) != 1 {
 		t.Fatal("the rule with every is not scheduled")
 	}
@@ -162,12 +144,7 @@ rules:
 // A timer belongs to its conversation: the end of the conversation
 // cancels it.
 func TestEngine_a_conversations_timers_end_with_it(t *testing.T) {
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(timerRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := loadBuiltinRules(t, timerRules)
 	sim := newSim(t, 1)
 	st := tempBolt(t)
 	start(t, testConfig(sim), st, set)

@@ -13,8 +13,6 @@ import (
 
 	"github.com/ucwabot/ucwabot/bot/event"
 	"github.com/ucwabot/ucwabot/handlers"
-	"github.com/ucwabot/ucwabot/plugins/builtin"
-	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/store"
 	"github.com/ucwabot/ucwabot/ucwa/ucwasim"
 )
@@ -126,9 +124,7 @@ func TestEngine_a_transcript_survives_a_restart_and_disappears_after_its_retenti
 
 // The transcript plugin hands the conversation so far to a person.
 func TestEngine_hands_a_transcript_to_a_person(t *testing.T) {
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+	set := loadBuiltinRules(t, `
 rules:
   - name: escalate
     on: [message.received]
@@ -140,10 +136,7 @@ rules:
     on: [message.received]
     do:
       - echo: {prefix: "echo: "}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	sim := newSim(t, 1)
 	cfg := testConfig(sim)
 	cfg.TranscriptRetention = parseDuration(t, "1h")
@@ -186,9 +179,7 @@ func TestEngine_a_webhook_gets_the_transcript(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer hook.Close()
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+	set := loadBuiltinRules(t, `
 rules:
   - name: escalate
     on: [message.received]
@@ -200,10 +191,7 @@ rules:
     on: [message.received]
     do:
       - echo: {prefix: "echo: "}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	sim := newSim(t, 1)
 	cfg := testConfig(sim)
 	cfg.TranscriptRetention = time.Hour

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ucwabot/ucwabot/plugins/builtin"
-	"github.com/ucwabot/ucwabot/rules"
 	"github.com/ucwabot/ucwabot/store"
 )
 
@@ -28,9 +26,7 @@ func TestEngine_a_webhook_answer_appears_in_the_reply_and_a_failure_runs_on_erro
 		w.Write([]byte(`{"id": "INC-123", "queue": "network"}`))
 	}))
 	defer hook.Close()
-	reg := testRegistry()
-	builtin.RegisterAll(reg)
-	set, err := rules.LoadBytes(rules.Options{Build: reg.Build}, "rules.yaml", []byte(`
+	set := loadBuiltinRules(t, `
 rules:
   - name: ticket
     on: [message.received]
@@ -39,10 +35,7 @@ rules:
       - reply: {text: "ticket {{.State.ticket.id}} opened in {{.State.ticket.queue}}"}
     on_error:
       - reply: {text: "no ticket this time ({{.Error}})"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	sim := newSim(t, 1)
 	st := tempBolt(t)
 	start(t, testConfig(sim), st, set)
