@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 )
 
 // Pagination of GET /admin/conversations.
@@ -74,14 +73,9 @@ func (a *admin) listConversations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	limit := defaultPageLimit
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxPageLimit {
-			writeJSON(w, http.StatusBadRequest, errorBody{"limit must be a whole number from 1 to " + strconv.Itoa(maxPageLimit)})
-			return
-		}
-		limit = n
+	limit, ok := intParam(w, r, "limit", defaultPageLimit, 1, maxPageLimit)
+	if !ok {
+		return
 	}
 	var after [2]string
 	if c := q.Get("cursor"); c != "" {
