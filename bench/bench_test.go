@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +43,9 @@ func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
 			r := rep.Points[0].Runs[0]
 			if r.MsgsPerSec <= 0 || r.CPUPerMsg <= 0 || r.Loaded.N != 400 || r.Unloaded.N != 10 {
 				t.Errorf("result = %+v, want a rate, CPU and 400 loaded and 10 unloaded latencies", r)
+			}
+			if r.BotCPUPerMsg < 0 || r.SimCPUPerMsg < 0 || (r.BotCPUPerMsg > 0 && math.Abs(r.BotCPUPerMsg+r.SimCPUPerMsg-r.CPUPerMsg) > 1e-6) {
+				t.Errorf("CPU split %v + %v, want parts of %v", r.BotCPUPerMsg, r.SimCPUPerMsg, r.CPUPerMsg)
 			}
 			if r.CeilingOneTrip.MsgsPerSec <= 0 || r.CeilingPipelined.MsgsPerSec <= 0 || r.Ratio <= 0 {
 				t.Errorf("ceilings = %+v / %+v, ratio %v: want all measured", r.CeilingOneTrip, r.CeilingPipelined, r.Ratio)

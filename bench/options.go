@@ -71,6 +71,10 @@ type Options struct {
 	// Tracer, when not nil, is given to the engine (bot.WithTracer): the
 	// web console's cost on the event path.
 	Tracer bot.Tracer
+	// CPUProfile, when not nil, receives the CPU profile of every run's
+	// loaded phase, merged (go tool pprof; the samples carry a "part"
+	// label: bot, simulator or harness).
+	CPUProfile io.Writer
 
 	// handler replaces the workload's handler (tests).
 	handler handlers.HandlerFunc

@@ -35,6 +35,14 @@ type Result struct {
 	// CPUPerMsg is the process's CPU (simulator, engine and harness: one
 	// process) per message, in µs.
 	CPUPerMsg float64 `json:"cpu_us_per_msg"`
+	// BotCPUPerMsg is the bot's part of CPUPerMsg: the engine, its UCWA
+	// client and the store client, less the simulator and the harness,
+	// told apart by the profiler labels of their goroutines; the runtime's
+	// background GC is shared out in proportion. SimCPUPerMsg is the
+	// simulator's and the harness's part. Both are 0 when the process was
+	// already being profiled.
+	BotCPUPerMsg float64 `json:"bot_cpu_us_per_msg,omitempty"`
+	SimCPUPerMsg float64 `json:"simulator_cpu_us_per_msg,omitempty"`
 	// RoundTripsPerMsg and ClientCmdsPerMsg are counted by a hook on the
 	// store's Redis client: a pipeline or a script is one round trip.
 	RoundTripsPerMsg float64 `json:"redis_round_trips_per_msg"`
@@ -108,11 +116,12 @@ func Run(ctx context.Context, o Options, more ...int) (*Report, error) {
 		cancel()
 		_ = rdb.Close()
 	}
+	prof := &profiler{file: o.CPUProfile != nil}
 	for _, convs := range append([]int{o.Conversations}, more...) {
 		p := Point{Conversations: convs}
 		for i := 0; i < o.Runs; i++ {
 			fmt.Fprintf(o.Progress, "run %d/%d: %d conversations, %d messages, store %s\n", i+1, o.Runs, convs, o.Messages, o.Store)
-			res, err := runOnce(ctx, o, convs)
+			res, err := runOnce(ctx, o, convs, prof)
 			if err != nil {
 				return rep, fmt.Errorf("%d conversations, run %d: %w", convs, i+1, err)
 			}
@@ -122,6 +131,11 @@ func Run(ctx context.Context, o Options, more ...int) (*Report, error) {
 		rep.Points = append(rep.Points, p)
 	}
 	rep.Duration = time.Since(rep.Started).Seconds()
+	if o.CPUProfile != nil {
+		if err := prof.write(o.CPUProfile); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
 }
 
@@ -163,6 +177,8 @@ var rows = []row{
 	{"the bot (msgs/s)", func(r Result) float64 { return r.MsgsPerSec }, 0},
 	{"ratio to the 1-round-trip ceiling", func(r Result) float64 { return r.Ratio }, 3},
 	{"CPU in the process (µs/msg)", func(r Result) float64 { return r.CPUPerMsg }, 0},
+	{"  of it the bot: engine, UCWA client, store (µs/msg)", func(r Result) float64 { return r.BotCPUPerMsg }, 0},
+	{"  of it the simulator and the harness (µs/msg)", func(r Result) float64 { return r.SimCPUPerMsg }, 0},
 	{"Redis round trips/msg (client hook)", func(r Result) float64 { return r.RoundTripsPerMsg }, 2},
 	{"Redis commands/msg (client hook)", func(r Result) float64 { return r.ClientCmdsPerMsg }, 2},
 	{"Redis commands/msg (server INFO)", func(r Result) float64 { return r.ServerCmdsPerMsg }, 2},

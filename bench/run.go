@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +65,12 @@ type run struct {
 }
 
 // runOnce measures one run with conversations conversations.
-func runOnce(ctx context.Context, o Options, conversations int) (res Result, err error) {
+func runOnce(ctx context.Context, o Options, conversations int, prof *profiler) (res Result, err error) {
+	// The harness's goroutines are labelled as such; the simulator's and
+	// the engine's label themselves where they start.
+	defer pprof.SetGoroutineLabels(ctx)
+	ctx = pprof.WithLabels(ctx, pprof.Labels(partLabel, partHarness))
+	pprof.SetGoroutineLabels(ctx)
 	r := &run{o: o, convs: conversations, want: map[string][]int{}}
 	res = Result{Conversations: conversations, Messages: o.Messages, Store: o.Store, Transport: o.Transport}
 	defer func() {
@@ -123,6 +129,10 @@ func runOnce(ctx context.Context, o Options, conversations int) (res Result, err
 		}
 	}
 	hookB := r.hookSnapshot()
+	if err := prof.start(); err != nil {
+		fmt.Fprintf(o.Progress, "  %v: no split of the CPU by part\n", err)
+	}
+	defer prof.abort() // a run that fails stops its profile too
 	cpuB := cpuTime()
 	total := o.Unloaded + o.Messages
 	stopTicker := r.progress(o.Unloaded)
@@ -146,11 +156,19 @@ func runOnce(ctx context.Context, o Options, conversations int) (res Result, err
 		return res, err
 	}
 	cpu := cpuTime() - cpuB
+	parts, err := prof.stop()
+	if err != nil {
+		return res, err
+	}
 	hookC := r.hookSnapshot()
 	m := float64(o.Messages)
 	res.Seconds = span.Seconds()
 	res.MsgsPerSec = m / span.Seconds()
 	res.CPUPerMsg = us(cpu) / m
+	if parts.total() > 0 {
+		res.BotCPUPerMsg = res.CPUPerMsg * parts.botShare()
+		res.SimCPUPerMsg = res.CPUPerMsg - res.BotCPUPerMsg
+	}
 	res.Loaded = percentiles(r.tr.latencies(o.Unloaded, total))
 	if r.hook != nil {
 		res.RoundTripsPerMsg = float64(hookC[0]-hookB[0]) / m
@@ -241,7 +259,10 @@ func (r *run) openRedis(ctx context.Context) error {
 // and waits until the bot is signed in.
 func (r *run) start(ctx context.Context) error {
 	o := r.o
-	sim, err := ucwasim.New(ucwasim.Options{Domain: "contoso.com"})
+	var sim *ucwasim.Server
+	var err error
+	// The simulator's own goroutines (its timers) start here.
+	labelled(ctx, partSimulator, func(context.Context) { sim, err = ucwasim.New(ucwasim.Options{Domain: "contoso.com"}) })
 	if err != nil {
 		return fmt.Errorf("bench: start simulator: %w", err)
 	}
@@ -261,11 +282,17 @@ func (r *run) start(ctx context.Context) error {
 	}
 	// The simulator builds its URLs from the request's Host, so it
 	// answers behind the front as it does on its own port.
-	r.front = &http.Server{Handler: r.tr.front(sim.Handler()), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = r.front.Serve(l) }()
+	r.front = &http.Server{Handler: simulatorLabel(r.tr.front(sim.Handler())), ReadHeaderTimeout: 10 * time.Second}
+	// The connections' goroutines inherit the label of the one serving,
+	// and their requests' contexts carry it.
+	go labelled(ctx, partSimulator, func(sctx context.Context) {
+		r.front.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(sctx) }
+		_ = r.front.Serve(l)
+	})
 	discovery := "http://" + l.Addr().String() + strings.TrimPrefix(sim.DiscoveryURL(), sim.URL())
 
-	if r.st, err = r.openStore(ctx); err != nil {
+	labelled(ctx, partBot, func(ctx context.Context) { r.st, err = r.openStore(ctx) })
+	if err != nil {
 		return err
 	}
 	set, err := rules.LoadBytes(rules.Options{Build: registry(o.handler).Build}, "bench-rules.yaml", rulesYAML(o.Rules))
@@ -297,11 +324,11 @@ func (r *run) start(ctx context.Context) error {
 	ectx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	r.stop = stop
 	r.engDone = make(chan error, 1)
-	go func() {
+	go labelled(ectx, partBot, func(ectx context.Context) {
 		err := eng.Run(ectx)
 		_ = set.Close()
 		r.engDone <- err
-	}()
+	})
 	deadline := time.Now().Add(30 * time.Second)
 	for eng.Ready() != nil {
 		if time.Now().After(deadline) {

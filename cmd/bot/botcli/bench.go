@@ -26,6 +26,7 @@ func benchCommand() *command {
 		redisURL    string
 		consoleMode string
 		cpuProfile  string
+		memProfile  string
 	)
 	return &command{
 		name: "bench",
@@ -56,7 +57,8 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
 			fs.StringVar(&jsonFile, "json-file", "", "also write the report as JSON to `FILE`")
 			fs.BoolVar(&verbose, "v", false, "also print the engine's log lines on standard error (progress always goes there)")
-			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the runs to `FILE` (go tool pprof)")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write the CPU profile of the runs' loaded phases to `FILE` (go tool pprof; samples are labelled part=bot|simulator|harness)")
+			fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the runs to `FILE` (go tool pprof -sample_index=alloc_space)")
 			fs.StringVar(&redisURL, "redis", "", "the Redis `URL` (default REDIS_URL, else redis://127.0.0.1:6379/0)")
 			fs.StringVar(&consoleMode, "console", "off", "the web console's tracer on the engine: off, idle (as `bot run` has it, nobody watching) or watching (every event traced)")
 		},
@@ -95,10 +97,14 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 					return err
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				o.CPUProfile = f
+			}
+			if memProfile != "" {
+				defer func() {
+					if err := writeHeapProfile(memProfile); err != nil {
+						fmt.Fprintf(stdio.Err, "bot bench: --memprofile: %v\n", err)
+					}
+				}()
 			}
 			var more []int
 			if scale {
@@ -128,6 +134,20 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			return nil
 		},
 	}
+}
+
+// writeHeapProfile writes the allocation profile, every allocation since
+// the start of the process, to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // writeJSONFile writes rep as JSON to path.
