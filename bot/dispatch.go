@@ -282,7 +282,7 @@ func (a *account) handle(ctx context.Context, en store.Entry, rp replay) (c stor
 		}
 	}
 	if conv := ev.Conversation.ID; conv != "" && env.Links.Self != "" {
-		if _, ok := a.links.get(conv); !ok && ev.Kind != event.ConversationEnded {
+		if !a.links.has(conv) && ev.Kind != event.ConversationEnded {
 			a.links.update(conv, func(l *convLinks) { l.merge(env.Links) })
 		}
 	}

@@ -127,6 +127,14 @@ func (c *linkCache) get(conv string) (convLinks, bool) {
 	return out, ok
 }
 
+// has tells whether the cache holds links of the conversation.
+func (c *linkCache) has(conv string) bool {
+	c.mu.Lock()
+	_, ok := c.convs[conv]
+	c.mu.Unlock()
+	return ok
+}
+
 // update changes the conversation's links under the lock and returns a copy.
 func (c *linkCache) update(conv string, fn func(*convLinks)) convLinks {
 	c.mu.Lock()

@@ -255,7 +255,7 @@ func (r *responder) linksFor(ctx context.Context) (convLinks, error) {
 	if conv == "" {
 		return convLinks{}, fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
 	}
-	if _, ok := r.a.links.get(conv); !ok && r.links.Self != "" {
+	if !r.a.links.has(conv) && r.links.Self != "" {
 		r.a.links.update(conv, func(l *convLinks) { l.merge(r.links) })
 	}
 	var l convLinks

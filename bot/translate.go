@@ -92,7 +92,7 @@ var errFetch = errors.New("read a resource the event did not embed")
 // fails with errFetch when a resource a domain event needs could not be
 // read (a resource the server no longer has is not an error).
 func (t *translator) translate(ctx context.Context, b *ucwa.Batch) ([]envelope, error) {
-	var out []envelope
+	out := make([]envelope, 0, len(b.Events))
 	now := t.now()
 	for i := range b.Events {
 		ev := &b.Events[i]

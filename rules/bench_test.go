@@ -333,3 +333,28 @@ func BenchmarkLoad_1000_rules(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEval_50_command_rules is W1's rules (`bot bench`): fifty
+// rules, each testing the text first against an anchored regular
+// expression, one of which matches. The prefilter passes over the other
+// forty-nine without running their programs.
+func BenchmarkEval_50_command_rules(b *testing.B) {
+	var src strings.Builder
+	src.WriteString("rules:\n")
+	for k := 0; k < 50; k++ {
+		fmt.Fprintf(&src, "  - name: cmd%d\n    on: message.received\n    when: 'message.text matches \"(?i)^cmd%d\\\\b\"'\n    do:\n      - reply: {text: hi}\n", k, k)
+	}
+	s := mustLoad(b, src.String())
+	in := benchInput()
+	in.Event.Message.Text = "cmd37 how are things"
+	ctx := context.Background()
+	if ms, err := s.Eval(ctx, in, nil); err != nil || len(ms) != 1 || ms[0].Rule.Name != "cmd37" {
+		b.Fatalf("Eval = %v, %v; want cmd37 alone", ms, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Eval(ctx, in, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -874,6 +874,9 @@ func (l *loader) finish() (*Set, error) {
 		if r.whenNode != nil {
 			s.usesPerson = s.usesPerson || strings.Contains(r.whenNode.Value, "person")
 			r.program = l.compile(r.File, r.Name, "when", r.whenNode)
+			if r.program != nil {
+				r.prefix = prefixOf(r.whenNode.Value)
+			}
 			r.whenNode = nil
 		}
 	}

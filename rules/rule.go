@@ -45,6 +45,7 @@ type Rule struct {
 	Line, Col int
 
 	program  *vm.Program
+	prefix   *textPrefix // what the text must start with for the program to hold; nil: no such test
 	whenNode *yaml.Node
 	order    int // position in load order, for stable priority sorting
 	stats    ruleCounters

@@ -141,6 +141,9 @@ func (s *Set) Eval(ctx context.Context, in *Input, m Marker) ([]Match, error) {
 		if !r.fits(in.Event) {
 			continue
 		}
+		if r.prefix != nil && !r.prefix.admits(in.Event.Message.Text) {
+			continue
+		}
 		ok, err := ev.run(r.program)
 		if err != nil {
 			r.stats.errors.Add(1)

@@ -331,7 +331,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 		return nil, nil, redactErr(method, href, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := readBody(resp)
 	if err != nil {
 		return nil, nil, redactErr(method, href, err)
 	}
@@ -339,6 +339,32 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, href, conten
 		return nil, nil, fmt.Errorf("ucwa: %s %s: %w: more than %d bytes (HTTP %d)", method, redactURL(href), ErrAnswerTooLarge, maxBody, resp.StatusCode)
 	}
 	return resp, data, nil
+}
+
+// readBody reads an answer's body, at most maxBody+1 bytes, in one
+// allocation when the server said its length (io.ReadAll starts at 512
+// bytes and doubles).
+func readBody(resp *http.Response) ([]byte, error) {
+	body := io.LimitReader(resp.Body, maxBody+1)
+	n := resp.ContentLength
+	if n < 0 || n > maxBody {
+		return io.ReadAll(body)
+	}
+	// One byte more than announced: the read that finds the end fits.
+	buf := make([]byte, 0, n+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // beforeSend runs Config.BeforeSend for a request about to leave.

@@ -2,7 +2,6 @@ package ucwasim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -199,8 +198,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeJSON answers status with v as the JSON body.
+// answers are the buffers answers are encoded into.
+var answers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	buf := answers.Get().(*[]byte)
+	defer answers.Put(buf)
+	b, err := appendJSON((*buf)[:0], v)
+	*buf = b[:0]
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
