@@ -25,7 +25,7 @@ func tiny(store string) Options {
 
 func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
 	for _, c := range []struct{ store, transport string }{
-		{StoreBolt, TransportHTTP}, {StoreRedis, TransportHTTP}, {StoreRedis, TransportInProc},
+		{StoreBolt, TransportHTTP}, {StoreRedis, TransportHTTP}, {StoreRedis, TransportInProc}, {StoreRedis, TransportDirect}, {StoreBolt, TransportDirect},
 	} {
 		store := c.store
 		t.Run(store+"/"+c.transport, func(t *testing.T) {
@@ -43,6 +43,9 @@ func TestRun_tiny_workload_verifies_on_every_store(t *testing.T) {
 			r := rep.Points[0].Runs[0]
 			if r.MsgsPerSec <= 0 || r.CPUPerMsg <= 0 || r.Loaded.N != 400 || r.Unloaded.N != 10 {
 				t.Errorf("result = %+v, want a rate, CPU and 400 loaded and 10 unloaded latencies", r)
+			}
+			if want := map[bool]int{true: 400}[c.transport == TransportDirect]; r.DirectReplies != want {
+				t.Errorf("%d replies sent through the direct wire, want %d", r.DirectReplies, want)
 			}
 			if r.BotCPUPerMsg < 0 || r.SimCPUPerMsg < 0 || (r.BotCPUPerMsg > 0 && math.Abs(r.BotCPUPerMsg+r.SimCPUPerMsg-r.CPUPerMsg) > 1e-6) {
 				t.Errorf("CPU split %v + %v, want parts of %v", r.BotCPUPerMsg, r.SimCPUPerMsg, r.CPUPerMsg)

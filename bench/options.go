@@ -55,7 +55,8 @@ type Options struct {
 	// Unloaded is how many messages are timed one at a time, before the
 	// loaded phase (negative: none).
 	Unloaded int
-	// Transport is TransportHTTP (default) or TransportInProc.
+	// Transport is TransportHTTP (default), TransportInProc or
+	// TransportDirect.
 	Transport string
 	// Workers is the engine's worker pool (0: the engine's default, as
 	// `bot run` has it).
@@ -133,8 +134,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("workers: %d, want 0 (default) or more", o.Workers)
 	case o.Store != StoreRedis && o.Store != StoreBolt && o.Store != "":
 		return fmt.Errorf("store: %q, want %s or %s", o.Store, StoreRedis, StoreBolt)
-	case o.Transport != TransportHTTP && o.Transport != TransportInProc && o.Transport != "":
-		return fmt.Errorf("transport: %q, want %s or %s", o.Transport, TransportHTTP, TransportInProc)
+	case o.Transport != TransportHTTP && o.Transport != TransportInProc && o.Transport != TransportDirect && o.Transport != "":
+		return fmt.Errorf("transport: %q, want %s, %s or %s", o.Transport, TransportHTTP, TransportInProc, TransportDirect)
 	case o.Stall < 0:
 		return errors.New("stall: negative")
 	}

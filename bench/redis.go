@@ -42,15 +42,16 @@ func (c *counter) snapshot() [2]int64 { return [2]int64{c.trips.Load(), c.cmds.L
 
 // serverStats are the INFO figures a run reads before and after.
 type serverStats struct {
-	Commands   int64 // total_commands_processed
-	InputBytes int64 // total_net_input_bytes
-	UsedMemory int64 // used_memory
+	Commands   int64   // total_commands_processed
+	InputBytes int64   // total_net_input_bytes
+	UsedMemory int64   // used_memory
+	CPU        float64 // used_cpu_sys + used_cpu_user, seconds
 }
 
-// info reads INFO stats and memory. The two INFO calls count among the
-// commands; deltas subtract them.
+// info reads INFO stats, memory and cpu. The INFO call counts among the
+// commands; deltas subtract it.
 func info(ctx context.Context, rdb *redis.Client) (serverStats, error) {
-	txt, err := rdb.Info(ctx, "stats", "memory").Result()
+	txt, err := rdb.Info(ctx, "stats", "memory", "cpu").Result()
 	if err != nil {
 		return serverStats{}, fmt.Errorf("bench: redis INFO: %w", err)
 	}
@@ -59,6 +60,9 @@ func info(ctx context.Context, rdb *redis.Client) (serverStats, error) {
 	s.Commands, _ = strconv.ParseInt(f["total_commands_processed"], 10, 64)
 	s.InputBytes, _ = strconv.ParseInt(f["total_net_input_bytes"], 10, 64)
 	s.UsedMemory, _ = strconv.ParseInt(f["used_memory"], 10, 64)
+	sys, _ := strconv.ParseFloat(f["used_cpu_sys"], 64)
+	user, _ := strconv.ParseFloat(f["used_cpu_user"], 64)
+	s.CPU = sys + user
 	return s, nil
 }
 

@@ -43,6 +43,9 @@ type Result struct {
 	// already being profiled.
 	BotCPUPerMsg float64 `json:"bot_cpu_us_per_msg,omitempty"`
 	SimCPUPerMsg float64 `json:"simulator_cpu_us_per_msg,omitempty"`
+	// DirectReplies, with TransportDirect, is how many replies the
+	// engine sent through the direct wire (every loaded-phase message's).
+	DirectReplies int `json:"direct_replies,omitempty"`
 	// RoundTripsPerMsg and ClientCmdsPerMsg are counted by a hook on the
 	// store's Redis client: a pipeline or a script is one round trip.
 	RoundTripsPerMsg float64 `json:"redis_round_trips_per_msg"`
@@ -52,8 +55,12 @@ type Result struct {
 	// count every client of the server).
 	ServerCmdsPerMsg float64 `json:"redis_server_cmds_per_msg"`
 	InputBytesPerMsg float64 `json:"redis_input_bytes_per_msg"`
-	Loaded           Latency `json:"latency_loaded"`
-	Unloaded         Latency `json:"latency_unloaded"`
+	// RedisCPUPerMsg is the Redis server's CPU (INFO used_cpu_sys and
+	// used_cpu_user) over the same interval as CPUPerMsg, per message,
+	// in µs: the other process sharing the machine's CPUs.
+	RedisCPUPerMsg float64 `json:"redis_cpu_us_per_msg"`
+	Loaded         Latency `json:"latency_loaded"`
+	Unloaded       Latency `json:"latency_unloaded"`
 	// HeapPerConv is the process's live heap after GC with the
 	// conversations connected, less before the run, per conversation
 	// (simulator included). HeapPerMsg is its growth over the messages.
@@ -179,6 +186,7 @@ var rows = []row{
 	{"CPU in the process (µs/msg)", func(r Result) float64 { return r.CPUPerMsg }, 0},
 	{"  of it the bot: engine, UCWA client, store (µs/msg)", func(r Result) float64 { return r.BotCPUPerMsg }, 0},
 	{"  of it the simulator and the harness (µs/msg)", func(r Result) float64 { return r.SimCPUPerMsg }, 0},
+	{"Redis server CPU (µs/msg, server INFO)", func(r Result) float64 { return r.RedisCPUPerMsg }, 0},
 	{"Redis round trips/msg (client hook)", func(r Result) float64 { return r.RoundTripsPerMsg }, 2},
 	{"Redis commands/msg (client hook)", func(r Result) float64 { return r.ClientCmdsPerMsg }, 2},
 	{"Redis commands/msg (server INFO)", func(r Result) float64 { return r.ServerCmdsPerMsg }, 2},

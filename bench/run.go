@@ -58,6 +58,8 @@ type run struct {
 	stop    context.CancelFunc
 	engDone chan error
 
+	dw      *directWire             // with TransportDirect
+	convRef []string                // with TransportDirect: the UCWA href of each conversation
 	conv    []*ucwasim.Conversation // the conversations messages go to
 	person  []string                // the person of each
 	skipped int                     // conversations left out (id collisions)
@@ -120,6 +122,14 @@ func runOnce(ctx context.Context, o Options, conversations int, prof *profiler) 
 	}
 	res.Unloaded = percentiles(r.tr.latencies(0, o.Unloaded))
 
+	base := o.Unloaded // the id of the loaded phase's first message
+	if o.Transport == TransportDirect {
+		if err := r.prime(ctx, base); err != nil {
+			return res, err
+		}
+		base += r.priming()
+	}
+
 	// Loaded: every message, at most Inflight in flight.
 	fmt.Fprintf(o.Progress, "  loaded: %d messages over %d conversations, %d in flight\n", o.Messages, conversations, o.Inflight)
 	var statsB serverStats
@@ -134,14 +144,14 @@ func runOnce(ctx context.Context, o Options, conversations int, prof *profiler) 
 	}
 	defer prof.abort() // a run that fails stops its profile too
 	cpuB := cpuTime()
-	total := o.Unloaded + o.Messages
-	stopTicker := r.progress(o.Unloaded)
+	total := base + o.Messages
+	stopTicker := r.progress(base)
 	defer stopTicker()
 	for i := 0; i < o.Messages; i++ {
 		if err := r.tr.acquire(ctx); err != nil {
 			return res, err
 		}
-		if err := r.say(o.Unloaded+i, i); err != nil {
+		if err := r.say(base+i, i); err != nil {
 			return res, err
 		}
 	}
@@ -149,7 +159,7 @@ func runOnce(ctx context.Context, o Options, conversations int, prof *profiler) 
 		return res, err
 	}
 	stopTicker()
-	span := r.tr.span(o.Unloaded, total)
+	span := r.tr.span(base, total)
 	// The tail: the events the replies cause (the bot's own messages
 	// coming back) and the last state writes belong to the messages too.
 	if err := r.idle(ctx); err != nil {
@@ -169,7 +179,10 @@ func runOnce(ctx context.Context, o Options, conversations int, prof *profiler) 
 		res.BotCPUPerMsg = res.CPUPerMsg * parts.botShare()
 		res.SimCPUPerMsg = res.CPUPerMsg - res.BotCPUPerMsg
 	}
-	res.Loaded = percentiles(r.tr.latencies(o.Unloaded, total))
+	res.Loaded = percentiles(r.tr.latencies(base, total))
+	if r.dw != nil {
+		res.DirectReplies = r.dw.repliesSent()
+	}
 	if r.hook != nil {
 		res.RoundTripsPerMsg = float64(hookC[0]-hookB[0]) / m
 		res.ClientCmdsPerMsg = float64(hookC[1]-hookB[1]) / m
@@ -182,6 +195,7 @@ func runOnce(ctx context.Context, o Options, conversations int, prof *profiler) 
 		// Less the INFO call that read statsB: it counts in statsC.
 		res.ServerCmdsPerMsg = float64(statsC.Commands-statsB.Commands-1) / m
 		res.InputBytesPerMsg = float64(statsC.InputBytes-statsB.InputBytes) / m
+		res.RedisCPUPerMsg = (statsC.CPU - statsB.CPU) * 1e6 / m
 		res.RedisMemPerMsg = float64(statsC.UsedMemory-memA.UsedMemory) / float64(total)
 	}
 	res.HeapPerMsg = float64(heapAfterGC()-heapA) / float64(total)
@@ -262,7 +276,12 @@ func (r *run) start(ctx context.Context) error {
 	var sim *ucwasim.Server
 	var err error
 	// The simulator's own goroutines (its timers) start here.
-	labelled(ctx, partSimulator, func(context.Context) { sim, err = ucwasim.New(ucwasim.Options{Domain: "contoso.com"}) })
+	simOpts := ucwasim.Options{Domain: "contoso.com"}
+	if o.Transport == TransportDirect {
+		// The loaded phase sends it no P-GET.
+		simOpts.AppIdleTimeout = 24 * time.Hour
+	}
+	labelled(ctx, partSimulator, func(context.Context) { sim, err = ucwasim.New(simOpts) })
 	if err != nil {
 		return fmt.Errorf("bench: start simulator: %w", err)
 	}
@@ -275,7 +294,7 @@ func (r *run) start(ctx context.Context) error {
 			return err
 		}
 	}
-	r.tr = newTracker(o.Unloaded+o.Messages, o.Inflight)
+	r.tr = newTracker(o.Unloaded+r.priming()+o.Messages, o.Inflight)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("bench: listen: %w", err)
@@ -310,8 +329,14 @@ func (r *run) start(ctx context.Context) error {
 	if o.Tracer != nil {
 		opts = append(opts, bot.WithTracer(o.Tracer))
 	}
-	if o.Transport == TransportInProc {
+	switch o.Transport {
+	case TransportInProc:
 		opts = append(opts, bot.WithHTTPClient(&http.Client{Transport: inproc{r.front.Handler}}))
+	case TransportDirect:
+		opts = append(opts, bot.WithEventWire(func(_ string, next bot.EventWire) bot.EventWire {
+			r.dw = newDirectWire(next, r.tr)
+			return r.dw
+		}))
 	}
 	eng, err := bot.New(bot.Config{
 		Accounts: []bot.Account{{Address: botURI, DiscoveryURL: discovery, Password: botPassword, InsecureHTTP: true}},
@@ -462,9 +487,70 @@ func (r *run) say(id, i int) error {
 	c := r.conv[k]
 	r.want[c.ID()] = append(r.want[c.ID()], id)
 	r.tr.inject(id)
-	if err := c.Say(r.person[k], messageText(id, id%r.o.Rules, r.o.Rules)); err != nil {
+	text := messageText(id, id%r.o.Rules, r.o.Rules)
+	if r.dw != nil && r.convRef != nil {
+		return r.dw.say(r.convRef[k], text)
+	}
+	if err := c.Say(r.person[k], text); err != nil {
 		return fmt.Errorf("bench: say message %d: %w", id, err)
 	}
+	return nil
+}
+
+// priming is how many messages go through the simulator before the
+// loaded phase of TransportDirect: one per conversation.
+func (r *run) priming() int {
+	if r.o.Transport != TransportDirect {
+		return 0
+	}
+	return r.convs
+}
+
+// prime says one message in every conversation through the simulator, so
+// that the direct wire knows each conversation's message events, and
+// then switches the event path to it.
+func (r *run) prime(ctx context.Context, base int) error {
+	n := len(r.conv)
+	fmt.Fprintf(r.o.Progress, "  priming: one message in each of %d conversations through the simulator\n", n)
+	for i := 0; i < n; i++ {
+		if err := r.tr.acquire(ctx); err != nil {
+			return err
+		}
+		if err := r.say(base+i, i); err != nil {
+			return err
+		}
+	}
+	if err := r.tr.wait(ctx, int64(base+n), r.o.Stall); err != nil {
+		return err
+	}
+	// The replies' own message events come back after the replies.
+	deadline := time.Now().Add(r.o.Stall)
+	for r.dw.templates() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: priming: the message events of %d of %d conversations came back", r.dw.templates(), n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := r.idle(ctx); err != nil {
+		return err
+	}
+	byID := map[string]string{}
+	r.dw.mu.Lock()
+	for href := range r.dw.in {
+		byID[path.Base(href)] = href
+	}
+	r.dw.mu.Unlock()
+	r.convRef = make([]string, n)
+	for k, c := range r.conv {
+		if r.convRef[k] = byID[c.ID()]; r.convRef[k] == "" {
+			return fmt.Errorf("bench: priming: conversation %s has no UCWA href", c.ID())
+		}
+	}
+	r.dw.on()
 	return nil
 }
 
@@ -517,6 +603,9 @@ func (r *run) verify(ctx context.Context) error {
 			if m.From == botURI {
 				o.Replies = append(o.Replies, m.Text)
 			}
+		}
+		if r.dw != nil {
+			o.Replies = append(o.Replies, r.dw.sentDirectly(c.ID())...)
 		}
 		o.Counter = -1
 		got[c.ID()] = o

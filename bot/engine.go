@@ -67,6 +67,7 @@ type Engine struct {
 	reg    prometheus.Registerer
 	obs    Observer
 	tracer Tracer
+	wire   func(account string, next EventWire) EventWire
 	met    *metrics
 
 	accounts []*account

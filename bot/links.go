@@ -92,8 +92,8 @@ func newLinkCache() *linkCache { return &linkCache{convs: map[string]*convLinks{
 // (marked by a leading NUL): a conversation's links share that long
 // prefix, and the cache holds them for every open conversation.
 
-func (l *convLinks) urls() []*string {
-	return []*string{&l.Messaging, &l.SendMessage, &l.SetIsTyping, &l.StopMessaging, &l.AddParticipant, &l.Accept, &l.Decline}
+func (l *convLinks) urls() [7]*string {
+	return [7]*string{&l.Messaging, &l.SendMessage, &l.SetIsTyping, &l.StopMessaging, &l.AddParticipant, &l.Accept, &l.Decline}
 }
 
 // pack replaces the links under l.Self with their marked suffixes.
@@ -105,12 +105,32 @@ func (l *convLinks) pack() {
 	}
 }
 
-// unpack is the inverse of pack.
+// unpack is the inverse of pack. The links it makes whole share one
+// allocation: a copy is read for every reply.
 func (l *convLinks) unpack() {
+	var fields [7]*string
+	n, size := 0, 0
 	for _, f := range l.urls() {
-		if suffix, ok := strings.CutPrefix(*f, "\x00"); ok {
-			*f = l.Self + suffix
+		if strings.HasPrefix(*f, "\x00") {
+			fields[n] = f
+			n++
+			size += len(l.Self) + len(*f) - 1
 		}
+	}
+	if n == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, f := range fields[:n] {
+		b.WriteString(l.Self)
+		b.WriteString((*f)[1:])
+	}
+	all, at := b.String(), 0
+	for _, f := range fields[:n] {
+		end := at + len(l.Self) + len(*f) - 1
+		*f = all[at:end]
+		at = end
 	}
 }
 

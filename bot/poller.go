@@ -26,7 +26,7 @@ func (a *account) poll(ctx context.Context, href string) error {
 		}
 		start := time.Now()
 		a.notePoll(start, false)
-		batch, err := a.client.Poll(ctx, href, a.e.cfg.PollTimeout)
+		batch, err := a.wire.Poll(ctx, href, a.e.cfg.PollTimeout)
 		a.notePoll(time.Time{}, false)
 		a.e.met.pollLatency.WithLabelValues(a.addr).Observe(time.Since(start).Seconds())
 		if err != nil {

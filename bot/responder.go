@@ -255,6 +255,9 @@ func (r *responder) linksFor(ctx context.Context) (convLinks, error) {
 	if conv == "" {
 		return convLinks{}, fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
 	}
+	if l, ok := r.a.links.get(conv); ok && l.SendMessage != "" {
+		return l, nil // what resolve would answer, without a call
+	}
 	if !r.a.links.has(conv) && r.links.Self != "" {
 		r.a.links.update(conv, func(l *convLinks) { l.merge(r.links) })
 	}
@@ -309,7 +312,7 @@ func (r *responder) sendOnce(ctx context.Context, contentType, text string) erro
 	}
 	return r.once(ctx, op, true, func() error {
 		err := r.a.call(ctx, "sendMessage", r.settled(ctx, op, func() error {
-			_, err := r.a.client.SendMessage(ctx, l.SendMessage, contentType, text, op)
+			_, err := r.a.wire.SendMessage(ctx, l.SendMessage, contentType, text, op)
 			return err
 		}))
 		if r.reIM(err) {

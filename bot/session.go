@@ -49,6 +49,7 @@ type account struct {
 	addr   string
 	log    logrus.FieldLogger
 	client *ucwa.Client
+	wire   EventWire // the client's, unless WithEventWire put one between
 	links  *linkCache
 	tr     *translator
 
@@ -157,6 +158,10 @@ func newAccount(e *Engine, cfg Account) (*account, error) {
 		pollNote: make(chan struct{}),
 
 		notifyLimit: newNotifyLimiter(e.cfg),
+	}
+	a.wire = c
+	if e.wire != nil {
+		a.wire = e.wire(addr, c)
 	}
 	a.tr = newTranslator(addr, a.links, c.Get)
 	a.states = newStateCache(stateCacheIdle)

@@ -47,7 +47,7 @@ Redis is REDIS_URL, else redis://127.0.0.1:6379/0.`,
 			fs.IntVar(&o.People, "people", bench.DefaultPeople, "people writing")
 			fs.IntVar(&o.Inflight, "inflight", bench.DefaultInflight, "most messages said and not yet answered")
 			fs.StringVar(&o.Store, "store", bench.StoreRedis, "the store: redis or bolt")
-			fs.StringVar(&o.Transport, "transport", bench.TransportHTTP, "engine ↔ simulator: http (loopback TCP) or inproc (the simulator's handler called in-process: the engine without the HTTP wire)")
+			fs.StringVar(&o.Transport, "transport", bench.TransportHTTP, "engine ↔ simulator: http (loopback TCP), inproc (the simulator's handler called in-process: no TCP, no HTTP wire) or direct (after a priming message per conversation over HTTP, the event channel and sendMessage served from memory: the engine without the HTTP layers)")
 			fs.IntVar(&o.Runs, "runs", bench.DefaultRuns, "runs per workload size")
 			fs.IntVar(&o.Unloaded, "unloaded", bench.DefaultUnloaded, "messages timed one at a time before the loaded phase (0: none)")
 			fs.IntVar(&o.Workers, "workers", 0, "engine workers (0: the engine's default)")
