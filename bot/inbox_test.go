@@ -79,7 +79,7 @@ func TestLinkCache_keeps_links_under_the_conversation_as_suffixes(t *testing.T) 
 		t.Fatalf("get = %+v, %v; want %+v", got, ok, want)
 	}
 	c.mu.Lock()
-	stored := *c.convs[conv]
+	stored := c.convs[conv].links
 	c.mu.Unlock()
 	if strings.Contains(stored.SendMessage, "pool.contoso.com") || stored.Accept != want.Accept {
 		t.Fatalf("stored %+v: want the links under the conversation kept as suffixes, the others whole", stored)

@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
@@ -65,17 +64,31 @@ func (l convLinks) equal(o convLinks) bool {
 // sum is a 64-bit hash of the links, to tell a change without keeping a
 // copy.
 func (l convLinks) sum() uint64 {
-	h := fnv.New64a()
-	for _, f := range []string{l.Self, l.Messaging, l.SendMessage, l.SetIsTyping, l.StopMessaging,
+	h := fnvOffset
+	for _, f := range [...]string{l.Self, l.Messaging, l.SendMessage, l.SetIsTyping, l.StopMessaging,
 		l.AddParticipant, l.Accept, l.Decline, l.Subject, l.ThreadID, l.Direction} {
-		h.Write([]byte(f))
-		h.Write([]byte{0})
+		h = fnvString(h, f, 0)
 	}
 	for _, f := range l.Formats {
-		h.Write([]byte(f))
-		h.Write([]byte{1})
+		h = fnvString(h, f, 1)
 	}
-	return h.Sum64()
+	return h
+}
+
+// FNV-1a, 64 bits (hash/fnv's New64a), over strings without copying them.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+// fnvString hashes s and then the byte end into h.
+func fnvString(h uint64, s string, end byte) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	h ^= uint64(end)
+	return h * fnvPrime
 }
 
 // linkCache holds the links of an account's conversations, keyed by the
@@ -83,10 +96,16 @@ func (l convLinks) sum() uint64 {
 // and the workers (which read it), hence the lock.
 type linkCache struct {
 	mu    sync.Mutex
-	convs map[string]*convLinks
+	convs map[string]*linkEntry
 }
 
-func newLinkCache() *linkCache { return &linkCache{convs: map[string]*convLinks{}} }
+// linkEntry is a conversation's links, packed, with their sum.
+type linkEntry struct {
+	links convLinks
+	sum   uint64
+}
+
+func newLinkCache() *linkCache { return &linkCache{convs: map[string]*linkEntry{}} }
 
 // The cache keeps a link under the conversation's href as its suffix
 // (marked by a leading NUL): a conversation's links share that long
@@ -140,11 +159,30 @@ func (c *linkCache) get(conv string) (convLinks, bool) {
 	l, ok := c.convs[conv]
 	var out convLinks
 	if ok {
-		out = *l
+		out = l.links
 	}
 	c.mu.Unlock()
 	out.unpack()
 	return out, ok
+}
+
+// linkMeta is what every event of a conversation reads from its links.
+type linkMeta struct {
+	Subject, ThreadID, Direction string
+	// Sum is the links' sum (convLinks.sum).
+	Sum uint64
+}
+
+// meta returns the conversation's subject, thread and direction and the
+// sum of its links, without making the links whole.
+func (c *linkCache) meta(conv string) (linkMeta, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.convs[conv]
+	if !ok {
+		return linkMeta{}, false
+	}
+	return linkMeta{Subject: l.links.Subject, ThreadID: l.links.ThreadID, Direction: l.links.Direction, Sum: l.sum}, true
 }
 
 // has tells whether the cache holds links of the conversation.
@@ -159,15 +197,16 @@ func (c *linkCache) has(conv string) bool {
 func (c *linkCache) update(conv string, fn func(*convLinks)) convLinks {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l, ok := c.convs[conv]
+	e, ok := c.convs[conv]
 	if !ok {
-		l = &convLinks{Self: conv}
-		c.convs[conv] = l
+		e = &linkEntry{links: convLinks{Self: conv}}
+		c.convs[conv] = e
 	}
-	l.unpack()
-	fn(l)
-	out := *l
-	l.pack()
+	e.links.unpack()
+	fn(&e.links)
+	out := e.links
+	e.sum = out.sum()
+	e.links.pack()
 	return out
 }
 
@@ -179,7 +218,7 @@ func (c *linkCache) remove(conv string) {
 
 func (c *linkCache) reset() {
 	c.mu.Lock()
-	c.convs = map[string]*convLinks{}
+	c.convs = map[string]*linkEntry{}
 	c.mu.Unlock()
 }
 

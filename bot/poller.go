@@ -337,6 +337,16 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 // that never saw them reads them from the server (linkCache.resolve).
 func (a *account) slimLinks(env *envelope) {
 	conv := env.Event.Conversation.ID
+	if env.lazyLinks {
+		if prev, ok := a.storedLinks[conv]; ok && prev == env.linksSum {
+			return
+		}
+		l, ok := a.links.get(conv)
+		if !ok {
+			return
+		}
+		env.Links = l
+	}
 	if conv == "" || env.Links.Self == "" {
 		return
 	}

@@ -23,6 +23,12 @@ import (
 type envelope struct {
 	Event event.Event `json:"event"`
 	Links convLinks   `json:"links,omitempty"`
+
+	// lazyLinks: Links were left out by translate, the conversation's
+	// links in the cache summing to linksSum; the poller puts them in
+	// when the inbox does not hold them yet.
+	lazyLinks bool
+	linksSum  uint64
 }
 
 // fetchFunc reads a resource the event did not embed; nil when offline
@@ -357,6 +363,15 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 		}
 	}
 	env = envelope{Event: e}
+	if id := e.Conversation.ID; id != "" && (kind == event.MessageReceived || kind == event.MessageSent) {
+		// The most frequent events: their links are made whole only when
+		// the inbox needs them (see account.slimLinks).
+		m, _ := t.links.meta(id)
+		e.Conversation.Subject = m.Subject
+		e.Conversation.ThreadID = m.ThreadID
+		e.Conversation.Direction = m.Direction
+		return envelope{Event: e, linksSum: m.Sum, lazyLinks: true}, true, nil
+	}
 	if id := e.Conversation.ID; id != "" {
 		l, _ := t.links.get(id)
 		e.Conversation.Subject = l.Subject
