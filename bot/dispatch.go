@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/sirupsen/logrus"
 
 	"github.com/ucwabot/ucwabot/bot/event"
@@ -162,7 +163,7 @@ func (e *Engine) work(ctx context.Context) {
 		}
 		hctx, stop := underLease(ctx, j.lease)
 		c, ev, fired, herr, ok := a.handle(hctx, en, replay{})
-		b := a.e.newBackoff()
+		var b *backoff.ExponentialBackOff
 		for attempt := 1; ok && retryEvent(herr) && attempt < maxEventAttempts && hctx.Err() == nil; attempt++ {
 			// A reply failed for a reason the engine recovers from (the
 			// application is gone and is being made again): the event runs
@@ -170,6 +171,9 @@ func (e *Engine) work(ctx context.Context) {
 			// what the server does not have; nothing is completed meanwhile,
 			// so the conversation's later events wait.
 			failed := time.Now()
+			if b == nil {
+				b = a.e.newBackoff()
+			}
 			d := min(b.NextBackOff(), maxEventRetryWait)
 			a.log.WithError(herr).WithFields(logrus.Fields{"event": ev.ID, "attempt": attempt, "wait": d.String()}).
 				Warn("handler failed for a recoverable reason; running the event again after the recovery")
@@ -349,7 +353,7 @@ func debugEnabled(log logrus.FieldLogger) bool {
 // storeRetry retries a store operation with backoff until it succeeds,
 // the lease is lost (ErrFenced) or ctx ends.
 func (a *account) storeRetry(ctx context.Context, op string, fn func() error) error {
-	b := a.e.newBackoff()
+	var b *backoff.ExponentialBackOff // made at the first failure: most calls have none
 	for {
 		err := fn()
 		if err == nil || errors.Is(err, store.ErrFenced) || ctx.Err() != nil {
@@ -357,6 +361,9 @@ func (a *account) storeRetry(ctx context.Context, op string, fn func() error) er
 		}
 		a.e.met.storeErrors.WithLabelValues(op).Inc()
 		a.log.WithError(err).WithField("op", op).Warn("store unavailable; retrying")
+		if b == nil {
+			b = a.e.newBackoff()
+		}
 		if !sleep(ctx, b.NextBackOff()) {
 			return ctx.Err()
 		}

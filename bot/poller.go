@@ -255,12 +255,16 @@ func (a *account) batch(ctx context.Context, b *ucwa.Batch) (string, error) {
 	sentToWorkers := set != nil && set.Handles(event.MessageSent)
 	entries := make([]store.Entry, 0, len(envs))
 	kept := make([]int, 0, len(envs)) // index in envs of each entry
-	var skipped []event.Event
-	for i, env := range envs {
+	var skipped []event.Event         // for the observer
+	var env envelope                  // one copy for the whole batch: it escapes
+	for i := range envs {
+		env = envs[i]
 		a.e.met.events.WithLabelValues(a.addr, string(env.Event.Kind)).Inc()
 		a.observeEvent(env.Event)
 		if env.Event.Kind == event.MessageSent && !sentToWorkers {
-			skipped = append(skipped, env.Event)
+			if a.e.obs != nil {
+				skipped = append(skipped, env.Event)
+			}
 			continue
 		}
 		a.slimLinks(&env) // env is a copy: envs[i] keeps the links

@@ -218,9 +218,12 @@ func (a *account) callBy(ctx context.Context, deadline time.Time, op string, fn 
 }
 
 func (a *account) callLoop(ctx context.Context, op string, fn func() error, deadline time.Time) error {
-	b := a.e.newBackoff()
+	var b *backoff.ExponentialBackOff // made at the first failure: most calls have none
 	const attempts = 6
 	wait := func(err error) bool {
+		if b == nil {
+			b = a.e.newBackoff()
+		}
 		if deadline.IsZero() {
 			return a.wait(ctx, b, err)
 		}

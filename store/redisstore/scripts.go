@@ -28,7 +28,8 @@ local function applyState(stateKey, convsKey, conv, ttl, now, i)
     redis.call('HDEL', stateKey, ARGV[i])
     i = i + 1
   end
-  if redis.call('EXISTS', stateKey) == 1 then
+  -- A field just set: the state exists without asking.
+  if nset > 0 or redis.call('EXISTS', stateKey) == 1 then
     if tonumber(ttl) > 0 then redis.call('PEXPIRE', stateKey, ttl) end
     redis.call('ZADD', convsKey, now, conv)
   else
