@@ -40,7 +40,8 @@ type directWire struct {
 	in, out  map[string]*ucwa.Event // conversation href → its first incoming / outgoing message event
 	queue    []ucwa.Event
 	wake     chan struct{} // a send when queue gains events
-	batches  int
+	batches  int           // the number of the last batch handed out
+	last     *ucwa.Batch   // that batch, for a P-GET that asks for it again
 	msgs     int
 	replies  map[string][]string // conversation id → the replies sent directly, in order
 }
@@ -141,30 +142,39 @@ func (w *directWire) pollDirect(ctx context.Context, href string, timeout time.D
 	defer t.Stop()
 	for {
 		w.mu.Lock()
-		if len(w.queue) > 0 || n <= w.batches {
+		if n == w.batches && w.last != nil {
+			// Asked again (the engine could not store it): the same
+			// batch, as the server answers the same ack.
+			b := w.last
+			w.mu.Unlock()
+			return b, nil
+		}
+		if len(w.queue) > 0 {
 			break // holds the lock
 		}
 		w.mu.Unlock()
 		select {
 		case <-w.wake:
 		case <-t.C:
-			w.mu.Lock()
 			// An empty answer moves the channel on, as a timed-out P-GET does.
-			w.batches = max(w.batches, n)
-			w.mu.Unlock()
-			return &ucwa.Batch{Self: href, Next: directPrefix + strconv.Itoa(n+1)}, nil
+			return w.answer(href, n, nil), nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	defer w.mu.Unlock()
-	// Batch n again (the engine could not store it) is not kept: the
-	// workload never makes the engine ask twice, and a batch asked again
-	// gets what is queued now.
 	evs := w.queue
 	w.queue = nil
-	w.batches = max(w.batches, n)
-	return &ucwa.Batch{Self: href, Next: directPrefix + strconv.Itoa(n+1), Events: evs}, nil
+	w.mu.Unlock()
+	return w.answer(href, n, evs), nil
+}
+
+// answer makes batch n of evs and remembers it.
+func (w *directWire) answer(href string, n int, evs []ucwa.Event) *ucwa.Batch {
+	b := &ucwa.Batch{Self: href, Next: directPrefix + strconv.Itoa(n+1), Events: evs}
+	w.mu.Lock()
+	w.batches, w.last = n, b
+	w.mu.Unlock()
+	return b
 }
 
 // say queues person's message text in the conversation, as the

@@ -34,40 +34,14 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case event:
 		return appendMap(b, v)
 	case []map[string]any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendMap(b, e); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendMaps(b, v)
+	case []event:
+		return appendMaps(b, v)
 	case []any:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
 		return appendSlice(b, v)
-	case []event:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendMap(b, e); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
 	default:
 		raw, err := json.Marshal(v)
 		if err != nil {
@@ -75,6 +49,24 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, raw...), nil
 	}
+}
+
+// appendMaps writes a slice of maps (nil: null, as encoding/json does).
+func appendMaps[M ~map[string]any](b []byte, v []M) ([]byte, error) {
+	if v == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, e := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendMap(b, e); err != nil {
+			return b, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 func appendSlice(b []byte, v []any) ([]byte, error) {
