@@ -601,14 +601,14 @@ func (a *account) callHandler(ctx context.Context, h handlers.Handler, req *hand
 		call.Person = person.Fork()
 	}
 	done := make(chan error, 1)
-	go func() {
+	a.e.runHandler(func() {
 		defer func() {
 			if v := recover(); v != nil {
 				done <- &PanicError{Value: v, Stack: debug.Stack()}
 			}
 		}()
 		done <- h.Handle(ctx, &call)
-	}()
+	})
 	var err error
 	select {
 	case err = <-done:

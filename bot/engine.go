@@ -69,6 +69,8 @@ type Engine struct {
 	tracer Tracer
 	wire   func(account string, next EventWire) EventWire
 	met    *metrics
+	// runners run the handler calls while Run runs (nil: not yet).
+	runners atomic.Pointer[runners]
 
 	accounts []*account
 	q        *queue
@@ -127,6 +129,15 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
+// runHandler runs f, a handler call, on a goroutine of its own.
+func (e *Engine) runHandler(f func()) {
+	if r := e.runners.Load(); r != nil {
+		r.run(f)
+		return
+	}
+	go f()
+}
+
 // Run drives every account until ctx ends, then shuts down gracefully:
 // it stops polling and accepting invitations, lets in-flight work finish
 // within DrainTimeout, sets the bots' presence, deletes their
@@ -144,6 +155,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Workers outlive intake so that in-flight work can drain.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	e.runners.Store(newRunners(workCtx))
 	var workers sync.WaitGroup
 	for i := 0; i < e.cfg.Workers; i++ {
 		workers.Add(1)
