@@ -71,6 +71,18 @@ func (w *directWire) on() {
 	}
 }
 
+// conversations maps the id of every conversation with an incoming
+// message known (the last segment of its href) to its href.
+func (w *directWire) conversations() map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]string, len(w.in))
+	for href := range w.in {
+		out[path.Base(href)] = href
+	}
+	return out
+}
+
 // templates tells how many conversations have both message events known.
 func (w *directWire) templates() int {
 	w.mu.Lock()

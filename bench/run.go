@@ -538,12 +538,7 @@ func (r *run) prime(ctx context.Context, base int) error {
 	if err := r.idle(ctx); err != nil {
 		return err
 	}
-	byID := map[string]string{}
-	r.dw.mu.Lock()
-	for href := range r.dw.in {
-		byID[path.Base(href)] = href
-	}
-	r.dw.mu.Unlock()
+	byID := r.dw.conversations()
 	r.convRef = make([]string, n)
 	for k, c := range r.conv {
 		if r.convRef[k] = byID[c.ID()]; r.convRef[k] == "" {
