@@ -301,7 +301,7 @@ func (r *run) start(ctx context.Context) error {
 	}
 	// The simulator builds its URLs from the request's Host, so it
 	// answers behind the front as it does on its own port.
-	r.front = &http.Server{Handler: simulatorLabel(r.tr.front(sim.Handler())), ReadHeaderTimeout: 10 * time.Second}
+	r.front = &http.Server{Handler: r.tr.front(sim.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	// The connections' goroutines inherit the label of the one serving,
 	// and their requests' contexts carry it.
 	go labelled(ctx, partSimulator, func(sctx context.Context) {
@@ -331,7 +331,7 @@ func (r *run) start(ctx context.Context) error {
 	}
 	switch o.Transport {
 	case TransportInProc:
-		opts = append(opts, bot.WithHTTPClient(&http.Client{Transport: inproc{r.front.Handler}}))
+		opts = append(opts, bot.WithHTTPClient(&http.Client{Transport: inproc{simulatorLabel(r.front.Handler)}}))
 	case TransportDirect:
 		opts = append(opts, bot.WithEventWire(func(_ string, next bot.EventWire) bot.EventWire {
 			r.dw = newDirectWire(next, r.tr)

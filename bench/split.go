@@ -29,9 +29,10 @@ func labelled(ctx context.Context, part string, f func(context.Context)) {
 	pprof.Do(ctx, pprof.Labels(partLabel, part), f)
 }
 
-// simulatorLabel labels the requests h serves as the simulator's: with
-// the in-process transport they run in the engine's goroutines, whose
-// label comes back from the request's context when they return.
+// simulatorLabel labels the requests h serves as the simulator's, for the
+// in-process transport, where they run in the engine's goroutines (whose
+// label comes back from the request's context when they return). Over
+// HTTP the server's goroutines carry the label already.
 func simulatorLabel(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		labelled(r.Context(), partSimulator, func(context.Context) { h.ServeHTTP(w, r) })

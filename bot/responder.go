@@ -255,9 +255,6 @@ func (r *responder) linksFor(ctx context.Context) (convLinks, error) {
 	if conv == "" {
 		return convLinks{}, fmt.Errorf("bot: %s event has no conversation", r.ev.Kind)
 	}
-	if l, ok := r.a.links.get(conv); ok && l.SendMessage != "" {
-		return l, nil // what resolve would answer, without a call
-	}
 	if !r.a.links.has(conv) && r.links.Self != "" {
 		r.a.links.update(conv, func(l *convLinks) { l.merge(r.links) })
 	}

@@ -363,20 +363,17 @@ func (t *translator) build(ctx context.Context, ev *ucwa.Event, kind event.Kind,
 		}
 	}
 	env = envelope{Event: e}
-	if id := e.Conversation.ID; id != "" && (kind == event.MessageReceived || kind == event.MessageSent) {
-		// The most frequent events: their links are made whole only when
-		// the inbox needs them (see account.slimLinks).
+	if id := e.Conversation.ID; id != "" {
 		m, _ := t.links.meta(id)
 		e.Conversation.Subject = m.Subject
 		e.Conversation.ThreadID = m.ThreadID
 		e.Conversation.Direction = m.Direction
-		return envelope{Event: e, linksSum: m.Sum, lazyLinks: true}, true, nil
-	}
-	if id := e.Conversation.ID; id != "" {
+		if kind == event.MessageReceived || kind == event.MessageSent {
+			// The most frequent events: their links are made whole only
+			// when the inbox needs them (see account.slimLinks).
+			return envelope{Event: e, linksSum: m.Sum, lazyLinks: true}, true, nil
+		}
 		l, _ := t.links.get(id)
-		e.Conversation.Subject = l.Subject
-		e.Conversation.ThreadID = l.ThreadID
-		e.Conversation.Direction = l.Direction
 		env = envelope{Event: e, Links: l}
 		if kind == event.ConversationEnded {
 			t.links.remove(id)

@@ -34,14 +34,11 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case event:
 		return appendMap(b, v)
 	case []map[string]any:
-		return appendMaps(b, v)
+		return appendArray(b, v, appendMap)
 	case []event:
-		return appendMaps(b, v)
+		return appendArray(b, v, func(b []byte, e event) ([]byte, error) { return appendMap(b, e) })
 	case []any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		return appendSlice(b, v)
+		return appendArray(b, v, appendJSON)
 	default:
 		raw, err := json.Marshal(v)
 		if err != nil {
@@ -51,8 +48,9 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	}
 }
 
-// appendMaps writes a slice of maps (nil: null, as encoding/json does).
-func appendMaps[M ~map[string]any](b []byte, v []M) ([]byte, error) {
+// appendArray writes v with elem for each element (nil: null, as
+// encoding/json does).
+func appendArray[T any](b []byte, v []T, elem func([]byte, T) ([]byte, error)) ([]byte, error) {
 	if v == nil {
 		return append(b, "null"...), nil
 	}
@@ -62,21 +60,7 @@ func appendMaps[M ~map[string]any](b []byte, v []M) ([]byte, error) {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendMap(b, e); err != nil {
-			return b, err
-		}
-	}
-	return append(b, ']'), nil
-}
-
-func appendSlice(b []byte, v []any) ([]byte, error) {
-	b = append(b, '[')
-	for i, e := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		var err error
-		if b, err = appendJSON(b, e); err != nil {
+		if b, err = elem(b, e); err != nil {
 			return b, err
 		}
 	}
